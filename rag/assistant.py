@@ -1,0 +1,200 @@
+"""Assistant: holds the index, the embedder and the generators; answers and searches.
+
+The index is opened (or built, when `auto_index` is on and it is missing or stale) on first use,
+so creating an Assistant is free and `rag --help` never loads a model.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, Callable, Iterator
+
+from .corpus import Corpus, load_corpus
+from .errors import IndexMissingError, QuestionError, SettingsError
+from .extractive import Draft, ExtractiveGenerator
+from .index import BuildReport, Index, build_index, is_current, open_index
+from .retrieve import Filters, Retriever
+from .settings import Settings, load_settings
+from .types import Answer, Hit
+
+log = logging.getLogger(__name__)
+
+# Options that change what the index holds cannot be switched per question.
+_INDEX_SHAPING = {"data_dir", "corpus", "corpus_name", "index_dir", "embed_model", "embed_backend", "device",
+                  "chunk_tokens", "chunk_overlap", "embed_batch_size"}
+
+
+class Assistant:
+    """The loaded assistant: `ask`, `ask_stream`, `search`, `index`."""
+
+    def __init__(self, settings: Settings | None = None, progress: Callable[[str, int, int], None] | None = None):
+        self.settings = settings or load_settings()
+        self._progress = progress
+        self._lock = threading.RLock()
+        self._index: Index | None = None
+        self._embedder: Any = None
+        self._retriever: Retriever | None = None
+        self._generators: dict[str, Any] = {}
+        self.last_build: BuildReport | None = None
+
+    # ---- loading ------------------------------------------------------------------------------
+    def _get_embedder(self) -> Any:
+        with self._lock:
+            if self._embedder is None:
+                from .embedding import load_embedder
+
+                self._embedder = load_embedder(self.settings)
+            return self._embedder
+
+    def corpus(self) -> Corpus:
+        """The corpus the settings name, parsed now."""
+        return load_corpus(self.settings.corpus_paths)
+
+    def index(self, rebuild: bool = False, progress: Callable[[str, int, int], None] | None = None) -> BuildReport:
+        """Build or update the index on disk, then (re)open it."""
+        with self._lock:
+            corpus = self.corpus()
+            for warning in corpus.warnings:
+                log.warning(warning)
+            if self._index is not None:  # release files before they are replaced
+                self._index.close()
+                self._index = self._retriever = None
+                self._generators.clear()
+            report = build_index(self.settings, corpus, self._get_embedder, rebuild=rebuild, progress=progress or self._progress)
+            self.last_build = report
+            return report
+
+    @property
+    def loaded_index(self) -> Index:
+        """The open index; built or updated first when `auto_index` allows and it is missing or stale."""
+        with self._lock:
+            if self._index is None:
+                if self.settings.auto_index:
+                    corpus = self.corpus()
+                    if not is_current(self.settings, corpus):
+                        log.warning("index missing or out of date for %s: indexing now", self.settings.resolved_corpus_name)
+                        self.last_build = build_index(self.settings, corpus, self._get_embedder, progress=self._progress)
+                        log.warning(self.last_build.summary())
+                self._index = open_index(self.settings)
+            return self._index
+
+    @property
+    def retriever(self) -> Retriever:
+        with self._lock:
+            if self._retriever is None:
+                index = self.loaded_index
+                self._retriever = Retriever(index, self._get_embedder(), self.settings)
+            return self._retriever
+
+    def _generator(self, settings: Settings) -> tuple[Any, list[str]]:
+        """The generator the settings ask for, or the extractive one with a warning saying why."""
+        warnings: list[str] = []
+        name = settings.generator
+        if name == "llm":
+            try:
+                from .generate import load_llm_generator  # the local-LLM generator (separate module)
+            except ImportError:
+                warnings.append("the LLM generator is not available in this version; answered with the extractive generator")
+                name = "extractive"
+            else:
+                key = f"llm:{settings.llm_model}"
+                with self._lock:
+                    if key not in self._generators:
+                        self._generators[key] = load_llm_generator(settings, self.loaded_index)
+                gen = self._generators[key]
+                if isinstance(gen, str):  # load failed earlier: the reason, kept so we do not retry each question
+                    warnings.append(gen)
+                    name = "extractive"
+                else:
+                    return gen, warnings
+        return ExtractiveGenerator(self.loaded_index, settings.answer_sentences, settings.abstain_threshold), warnings
+
+    # ---- questions ----------------------------------------------------------------------------
+    def _check_question(self, question: str, settings: Settings) -> str:
+        if not isinstance(question, str) or not question.strip():
+            raise QuestionError("the question is empty: type a question about the indexed papers")
+        question = " ".join(question.split())
+        if len(question) > settings.max_question_chars:
+            raise QuestionError(f"the question is {len(question)} characters long; the limit is {settings.max_question_chars} "
+                                "(RAG_MAX_QUESTION_CHARS): shorten it")
+        return question
+
+    def _per_call(self, options: dict[str, Any]) -> tuple[Settings, Filters | None]:
+        filters = Filters.coerce(options.pop("filters", None))
+        shaping = sorted(set(options) & _INDEX_SHAPING)
+        if shaping:
+            raise SettingsError(f"{', '.join(shaping)} change(s) the index and cannot be set per question; "
+                                "create Assistant(Settings(...)) with them instead")
+        return (self.settings.with_options(**options) if options else self.settings), filters
+
+    def search(self, query: str, k: int = 10, **options: Any) -> list[Hit]:
+        """Papers best first, each with `.paper_id`, `.title`, `.score` and its matching passages."""
+        settings, filters = self._per_call(dict(options))
+        query = self._check_question(query, settings)
+        return self.retriever.search(query, k=k, mode=settings.retriever, filters=filters)
+
+    def ask_stream(self, question: str, **options: Any) -> Iterator[str | Answer]:
+        """Yields the answer text as it is written, then the finished `Answer`."""
+        started = time.perf_counter()
+        settings, filters = self._per_call(dict(options))
+        question = self._check_question(question, settings)
+        hits = self.retriever.search(question, k=settings.top_k, mode=settings.retriever, filters=filters)
+        retrieved = time.perf_counter()
+        generator, warnings = self._generator(settings)
+        draft: Draft | None = None
+        first_token: float | None = None
+        for piece in generator.stream(question, hits):
+            if isinstance(piece, Draft):
+                draft = piece
+            else:
+                first_token = first_token or time.perf_counter()
+                yield piece
+        assert draft is not None, "a generator must end its stream with a Draft"
+        done = time.perf_counter()
+        timings = {"retrieve_ms": (retrieved - started) * 1000, "generate_ms": (done - retrieved) * 1000,
+                   "first_token_ms": ((first_token or done) - started) * 1000, "total_ms": (done - started) * 1000}
+        yield Answer(question=question, text=draft.text, citations=tuple(draft.citations), abstained=draft.abstained,
+                     generator=getattr(generator, "name", "extractive"), timings=timings, hits=tuple(hits),
+                     warnings=tuple(warnings + draft.warnings), evidence=draft.evidence)
+
+    def ask(self, question: str, **options: Any) -> Answer:
+        """Answer a question from the indexed abstracts, with numbered citations, or abstain."""
+        answer = None
+        for piece in self.ask_stream(question, **options):
+            answer = piece
+        assert isinstance(answer, Answer)
+        return answer
+
+    def close(self) -> None:
+        with self._lock:
+            if self._index is not None:
+                self._index.close()
+            self._index = self._retriever = None
+            self._generators.clear()
+
+
+_default: Assistant | None = None
+_default_lock = threading.Lock()
+
+
+def default_assistant() -> Assistant:
+    """The process-wide assistant behind `rag.ask` and `rag.search` (settings from the environment)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Assistant()
+        return _default
+
+
+def ask(question: str, **options: Any) -> Answer:
+    """Answer `question` with the default assistant; options: retriever, top_k, generator, filters, ..."""
+    return default_assistant().ask(question, **options)
+
+
+def search(query: str, k: int = 10, **options: Any) -> list[Hit]:
+    """Search the default assistant's index: papers best first."""
+    return default_assistant().search(query, k=k, **options)
+
+
+__all__ = ["Assistant", "ask", "search", "default_assistant", "IndexMissingError"]

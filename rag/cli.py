@@ -1,0 +1,188 @@
+"""`rag` on the command line: index, search, ask, settings, eval.
+
+Thin: parses flags (generated from the Settings fields), calls the public API, prints. A RagError
+becomes one line on stderr and exit status 2; anything else is a bug and keeps its traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import textwrap
+from typing import Any, Callable, get_args, get_origin
+
+from .errors import RagError
+from .settings import Settings
+
+FILTER_FLAGS = ("page", "presentation", "award", "author")
+
+
+def _settings_flags(parser: argparse.ArgumentParser) -> None:
+    """One --flag per Settings field, described by the field's description."""
+    group = parser.add_argument_group("settings (also RAG_<NAME> environment variables)")
+    for name, info in Settings.model_fields.items():
+        flag = "--" + name.replace("_", "-")
+        ann = info.annotation
+        choices = None
+        if get_origin(ann) is list:
+            group.add_argument(flag, dest=f"set_{name}", action="append", metavar="PATH", help=info.description)
+            continue
+        args = [a for a in get_args(ann) if a is not type(None)] or [ann]
+        if get_origin(args[0]) is not None and str(get_origin(args[0])).endswith("Literal"):
+            choices = list(get_args(args[0]))
+        elif str(ann).startswith("typing.Literal"):
+            choices = list(get_args(ann))
+        if ann is bool:
+            group.add_argument(flag, dest=f"set_{name}", action=argparse.BooleanOptionalAction, default=None, help=info.description)
+            continue
+        kind = args[0] if args[0] in (int, float) else str
+        group.add_argument(flag, dest=f"set_{name}", type=kind, choices=choices, default=None,
+                           metavar=None if choices else name.upper(), help=info.description)
+
+
+def _settings_from(args: argparse.Namespace) -> Settings:
+    from .settings import load_settings
+
+    overrides = {k[4:]: v for k, v in vars(args).items() if k.startswith("set_") and v is not None}
+    return load_settings(**overrides)
+
+
+def _filters_from(args: argparse.Namespace) -> dict[str, str] | None:
+    filters = {f: getattr(args, f) for f in FILTER_FLAGS if getattr(args, f, None)}
+    return filters or None
+
+
+def _progress_bar() -> Callable[[str, int, int], None]:
+    """A tqdm bar on stderr for the embedding stage."""
+    state: dict[str, Any] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        bar = state.get(stage)
+        if bar is None:
+            if total == 0:
+                return
+            bar = state[stage] = tqdm(total=total, desc=stage, unit="chunk", file=sys.stderr, leave=False)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return update
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from .assistant import Assistant
+
+    settings = _settings_from(args)
+    assistant = Assistant(settings)
+    report = assistant.index(rebuild=args.rebuild, progress=_progress_bar() if settings.progress else None)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({**report.__dict__, "path": str(report.path)}, indent=2))
+    else:
+        print(report.summary())
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from .assistant import Assistant
+
+    hits = Assistant(_settings_from(args)).search(args.query, k=args.k, filters=_filters_from(args))
+    if args.json:
+        print(json.dumps({"query": args.query, "results": [h.to_dict() for h in hits]}, indent=2, ensure_ascii=False))
+        return 0
+    if not hits:
+        print("no papers match")
+    for h in hits:
+        authors = ", ".join(h.paper.authors[:4]) + (" et al." if len(h.paper.authors) > 4 else "")
+        print(f"{h.rank:>2}. {h.title}  (score {h.score:.4f})")
+        if authors:
+            print(f"    {authors}")
+        if h.passages:
+            print(textwrap.fill(h.passages[0].text, width=100, initial_indent="    > ", subsequent_indent="      ", max_lines=3))
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from .assistant import Assistant
+
+    settings = _settings_from(args)
+    answer = Assistant(settings).ask(args.question, filters=_filters_from(args))
+    if args.json:
+        print(json.dumps(answer.to_dict(), indent=2, ensure_ascii=False))
+        return 0
+    for warning in answer.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(textwrap.fill(answer.text, width=100))
+    if answer.citations:
+        print("\nReferences")
+        for c in answer.citations:
+            print(f"[{c.number}] {c.title}")
+            print(textwrap.fill(c.passage, width=100, initial_indent="    \"", subsequent_indent="     ", max_lines=4) + "\"")
+    elif answer.abstained and answer.hits:
+        print("\nClosest papers (not cited: they do not answer the question)")
+        for h in answer.hits[:3]:
+            print(f"  - {h.title}")
+    label = "extractive: sentences quoted from the abstracts, no language model" if answer.generator == "extractive" else answer.generator
+    print(f"\n({label}; {answer.timings.get('total_ms', 0):.0f} ms)")
+    return 0
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    settings = _settings_from(args)
+    data = json.loads(settings.model_dump_json())
+    data["resolved"] = {"corpus_paths": [str(p) for p in settings.corpus_paths], "corpus_name": settings.resolved_corpus_name,
+                        "index_dir": str(settings.resolved_index_dir), "embed_backend": settings.resolved_embed_backend}
+    print(json.dumps(data, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description="Citation-first research assistant over ML paper abstracts.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (to stderr)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("index", help="build or update the index (embeds only new or changed chunks)")
+    p.add_argument("--rebuild", action="store_true", help="rebuild from scratch")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    _settings_flags(p)
+    p.set_defaults(func=cmd_index)
+
+    for name, func, helptext in (("search", cmd_search, "rank papers for a query"), ("ask", cmd_ask, "answer a question with citations")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("query" if name == "search" else "question", help="the query" if name == "search" else "the question")
+        if name == "search":
+            p.add_argument("-k", type=int, default=10, help="how many papers (default 10)")
+        p.add_argument("--json", action="store_true", help="print the result as JSON")
+        for f in FILTER_FLAGS:
+            p.add_argument(f"--{f}", help=f"only papers whose {f} contains this text")
+        _settings_flags(p)
+        p.set_defaults(func=func)
+
+    p = sub.add_parser("settings", help="print the effective settings as JSON")
+    _settings_flags(p)
+    p.set_defaults(func=cmd_settings)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="rag: %(message)s")
+    for noisy in ("chromadb", "bm25s", "httpx", "onnxruntime", "sentence_transformers", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if args.verbose else logging.ERROR)
+    try:
+        return args.func(args)
+    except RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

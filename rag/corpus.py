@@ -1,0 +1,409 @@
+"""Corpus files -> one `Paper` record per distinct paper.
+
+Reads three listing-page layouts (ICLR oral session, ICLR poster session, paper-listing pages) and
+user collections in JSONL or CSV. Listings of the same paper (same normalized title) on several
+pages merge into one record that keeps every page and the listing metadata (session, presentation,
+poster number, award). Page chrome ("Subscribe", "Mar 20", ...) never reaches a record.
+
+Does not: fetch pages, parse HTML, or guess metadata a page does not state.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from .errors import CorpusError
+from .types import Paper
+
+SUPPORTED_SUFFIXES = (".txt", ".jsonl", ".csv")
+AUTHOR_SEP = " · "
+
+# Lines of page furniture seen on the listing pages; compared case-insensitively after stripping.
+CHROME_LINES = {
+    "skip to yearly menu bar skip to main content",
+    "abstract:",
+    "chat is not available.",
+    "new",
+    "get trending papers in your email inbox!",
+    "get trending papers in your email inbox once a day!",
+    "subscribe",
+    "byak and the research community",
+}
+DATE_RE = re.compile(r"^(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.? \d{1,2}(, \d{4})?$", re.I)
+PRESENTATION_RE = re.compile(r"^(?P<line>.*\bpresentation\s*/\s*.+)$", re.I)
+POSTER_NUMBER_RE = re.compile(r"^#\d+$")
+AWARD_RE = re.compile(r"^(outstanding paper|honorable mention|best paper|runner[- ]up)\b.*$", re.I)
+# "SubscribeSpinNet: ..." - the chrome word glued to the first title of a page.
+GLUED_CHROME_RE = re.compile(r"^Subscribe(?=[A-Z0-9])")
+
+
+@dataclass
+class Listing:
+    """One appearance of a paper on one page (before merging)."""
+
+    title: str
+    abstract: str
+    page: str
+    line: int
+    authors: tuple[str, ...] = ()
+    session: str | None = None
+    presentation: str | None = None
+    poster_number: str | None = None
+    award: str | None = None
+    year: int | None = None
+    url: str | None = None
+    venue: str | None = None
+
+
+@dataclass
+class PageInfo:
+    """What was read from one corpus file."""
+
+    page: str
+    path: str
+    layout: str
+    listings: int
+    session: str | None = None
+
+
+@dataclass
+class Corpus:
+    """The distinct papers of a collection, plus what was read and what was skipped."""
+
+    papers: list[Paper]
+    pages: list[PageInfo]
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.by_id: dict[str, Paper] = {p.paper_id: p for p in self.papers}
+
+    def __len__(self) -> int:
+        return len(self.papers)
+
+    @property
+    def listings(self) -> int:
+        return sum(p.listings for p in self.pages)
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of every record: changes whenever a paper's text or metadata changes."""
+        h = hashlib.sha256()
+        for paper in sorted(self.papers, key=lambda p: p.paper_id):
+            h.update(json.dumps(paper.to_dict(), sort_keys=True, ensure_ascii=False).encode())
+        return h.hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------------------------
+# titles and ids
+
+def normalize_title(title: str) -> str:
+    """Lower-case, accent-free, punctuation-free form used to match listings of one paper.
+
+    >>> normalize_title("Few-shot Backdoor Attacks via Neural Tangent Kernels")
+    'few shot backdoor attacks via neural tangent kernels'
+    """
+    text = unicodedata.normalize("NFKD", title)
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    return " ".join(re.findall(r"[a-z0-9]+", text))
+
+
+def paper_id_for(title: str) -> str:
+    """Stable, readable id from the normalized title: a slug plus a short hash.
+
+    >>> paper_id_for("Language Modelling with Pixels")
+    'language-modelling-with-pixels-5fb1e1a4'
+    """
+    norm = normalize_title(title)
+    slug = "-".join(norm.split())[:48].rstrip("-") or "paper"
+    return f"{slug}-{hashlib.sha1(norm.encode()).hexdigest()[:8]}"
+
+
+def split_authors(value: str | Iterable[str] | None) -> tuple[str, ...]:
+    """Author list from " · ", ";" or "," separated text, or from a list."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        sep = AUTHOR_SEP.strip() if AUTHOR_SEP.strip() in value else (";" if ";" in value else ",")
+        parts: Iterable[str] = value.split(sep)
+    else:
+        parts = value
+    return tuple(" ".join(str(p).split()) for p in parts if str(p).strip())
+
+
+# --------------------------------------------------------------------------------------------
+# listing pages
+
+def _is_chrome(line: str) -> bool:
+    return line.lower() in CHROME_LINES or bool(DATE_RE.match(line))
+
+
+def _looks_like_abstract(line: str) -> bool:
+    """Prose rather than a title or an author list (author lists can be longer than abstracts)."""
+    if AUTHOR_SEP in line:
+        return False
+    # Titles can hold "?" or "..." (one is 171 characters long), so short lines need several sentences.
+    sentences = len(re.findall(r"[.!?]\s+[A-Z]", line))
+    return len(line) >= 300 or (len(line) >= 120 and sentences >= 3)
+
+
+def _clean_lines(text: str) -> list[tuple[int, str]]:
+    """(1-based line number, stripped line) for non-empty, non-chrome lines; unglues 'Subscribe'."""
+    out = []
+    for no, raw in enumerate(text.splitlines(), 1):
+        line = " ".join(raw.split())
+        if not line or _is_chrome(line):
+            continue
+        out.append((no, GLUED_CHROME_RE.sub("", line)))
+    return out
+
+
+def detect_layout(text: str) -> str:
+    """'iclr-poster', 'iclr-oral' or 'listing', from the page's own markers."""
+    lines = [l for _, l in _clean_lines(text)]
+    if any(PRESENTATION_RE.match(l) for l in lines):
+        return "iclr-poster"
+    if lines and lines[0].lower() == "session" and any(AUTHOR_SEP in l for l in lines[:8]):
+        return "iclr-oral"
+    return "listing"
+
+
+def _session_header(lines: list[tuple[int, str]]) -> tuple[str | None, int]:
+    """Session name and index of the first line after the header ('Session', name, room)."""
+    if lines and lines[0][1].lower() == "session" and len(lines) > 2:
+        return lines[1][1], 3
+    return None, 0
+
+
+def _paper_from_group(group: list[tuple[int, str]], abstract: str, page: str, warnings: list[str], path: Path) -> Listing | None:
+    """Build a listing from the lines before an abstract: [#NN] [award] title [authors...]."""
+    poster = award = None
+    if group and POSTER_NUMBER_RE.match(group[0][1]):
+        poster = group.pop(0)[1]
+    if len(group) >= 2 and AWARD_RE.match(group[0][1]):
+        award = group.pop(0)[1]
+    if not group:
+        warnings.append(f"{path}: an abstract without a title ({abstract[:40]!r}...); skipped")
+        return None
+    line_no, title = group[0]
+    author_lines = [l for _, l in group[1:]]
+    if len(author_lines) > 1:
+        warnings.append(f"{path}:{line_no}: {len(author_lines)} lines between title and abstract; read as authors")
+    authors = split_authors(" · ".join(author_lines)) if author_lines else ()
+    return Listing(title=title, abstract=abstract, page=page, line=line_no, authors=authors, poster_number=poster, award=award)
+
+
+def parse_page(text: str, page: str, path: Path | None = None) -> tuple[list[Listing], PageInfo, list[str]]:
+    """Listings of one page, its description, and warnings about blocks that were skipped."""
+    path = path or Path(page)
+    layout = detect_layout(text)
+    lines = _clean_lines(text)
+    warnings: list[str] = []
+    listings: list[Listing] = []
+    session, start = _session_header(lines) if layout != "listing" else (None, 0)
+    body = lines[start:]
+
+    if layout == "iclr-poster":
+        # Blocks start at a presentation line; the abstract is the block's last line.
+        blocks: list[tuple[str, list[tuple[int, str]]]] = []
+        for no, line in body:
+            if PRESENTATION_RE.match(line):
+                blocks.append((line, []))
+            elif blocks:
+                blocks[-1][1].append((no, line))
+            else:
+                warnings.append(f"{path}:{no}: text before the first presentation line; skipped")
+        for presentation, block in blocks:
+            if len(block) < 2:
+                warnings.append(f"{path}:{block[0][0] if block else '?'}: incomplete poster block; skipped")
+                continue
+            listing = _paper_from_group(block[:-1], block[-1][1], page, warnings, path)
+            if listing:
+                listing.presentation = presentation
+                listings.append(listing)
+    else:
+        group: list[tuple[int, str]] = []
+        for no, line in body:
+            if not _looks_like_abstract(line):
+                group.append((no, line))
+                continue
+            if not group:
+                warnings.append(f"{path}:{no}: abstract without a title; skipped")
+                continue
+            if layout == "listing" and len(group) > 1:
+                for skipped_no, skipped in group[:-1]:
+                    warnings.append(f"{path}:{skipped_no}: line without an abstract ({skipped[:40]!r}); skipped")
+                group = group[-1:]
+            listing = _paper_from_group(group, line, page, warnings, path)
+            group = []
+            if listing:
+                if layout == "iclr-oral":
+                    listing.presentation = "Oral presentation"
+                listings.append(listing)
+        for no, line in group:
+            warnings.append(f"{path}:{no}: title without an abstract ({line[:40]!r}); skipped")
+
+    for listing in listings:
+        listing.session = session
+    return listings, PageInfo(page=page, path=str(path), layout=layout, listings=len(listings), session=session), warnings
+
+
+# --------------------------------------------------------------------------------------------
+# user collections: JSONL and CSV
+
+def _record_to_listing(rec: dict, page: str, line: int) -> Listing:
+    """A listing from a JSON/CSV record; raises ValueError with the reason when it is unusable."""
+    if not isinstance(rec, dict):
+        raise ValueError("not an object")
+    rec = {str(k).strip().lower(): v for k, v in rec.items() if k is not None}
+    title = " ".join(str(rec.get("title") or "").split())
+    abstract = " ".join(str(rec.get("abstract") or "").split())
+    if not title:
+        raise ValueError("missing 'title'")
+    if not abstract:
+        raise ValueError("missing 'abstract'")
+    year = rec.get("year")
+    if year not in (None, ""):
+        try:
+            year = int(str(year).strip())
+        except ValueError:
+            raise ValueError(f"'year' is not a number: {year!r}") from None
+    else:
+        year = None
+    return Listing(
+        title=title, abstract=abstract, page=page, line=line, authors=split_authors(rec.get("authors") or None),
+        year=year, url=(str(rec["url"]).strip() or None) if rec.get("url") else None,
+        venue=(str(rec["venue"]).strip() or None) if rec.get("venue") else None,
+    )
+
+
+def _read_jsonl(text: str, page: str, path: Path) -> tuple[list[Listing], list[str]]:
+    listings, warnings = [], []
+    for no, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            listings.append(_record_to_listing(json.loads(line), page, no))
+        except json.JSONDecodeError as exc:
+            warnings.append(f"{path}:{no}: not valid JSON ({exc.msg}); skipped")
+        except ValueError as exc:
+            warnings.append(f"{path}:{no}: {exc}; skipped")
+    return listings, warnings
+
+
+def _read_csv(text: str, page: str, path: Path) -> tuple[list[Listing], list[str]]:
+    listings, warnings = [], []
+    reader = csv.DictReader(text.splitlines())
+    fields = {f.strip().lower() for f in reader.fieldnames or []}
+    if not {"title", "abstract"} <= fields:
+        raise CorpusError(f"{path}: a CSV corpus needs a header with 'title' and 'abstract' columns (found: {sorted(fields) or 'none'})")
+    for rec in reader:
+        no = reader.line_num
+        try:
+            if None in rec:  # more cells than header columns
+                raise ValueError(f"{len(rec[None])} extra cell(s) beyond the header")
+            listings.append(_record_to_listing(rec, page, no))
+        except ValueError as exc:
+            warnings.append(f"{path}:{no}: {exc}; skipped")
+    return listings, warnings
+
+
+# --------------------------------------------------------------------------------------------
+# loading and merging
+
+def corpus_files(paths: Iterable[Path]) -> list[Path]:
+    """Every corpus file named, folders expanded; a missing path is an error naming it."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() in SUPPORTED_SUFFIXES and p.is_file())
+            if not found:
+                raise CorpusError(f"no corpus files (.txt, .jsonl, .csv) in folder {path}")
+            files.extend(found)
+        elif path.is_file():
+            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                raise CorpusError(f"{path}: unsupported corpus file type; use .txt listing pages, .jsonl or .csv")
+            files.append(path)
+        else:
+            raise CorpusError(f"corpus path not found: {path}")
+    return files
+
+
+def read_file(path: Path) -> tuple[list[Listing], PageInfo, list[str]]:
+    """Listings of one corpus file; unreadable or empty files raise `CorpusError` naming the path."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise CorpusError(f"{path}: not UTF-8 text; save it as UTF-8 (listing page .txt, .jsonl or .csv)") from None
+    except OSError as exc:
+        raise CorpusError(f"cannot read corpus file {path}: {exc.strerror or exc}") from None
+    page = path.stem
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        listings, warnings = _read_jsonl(text, page, path)
+        info = PageInfo(page=page, path=str(path), layout="jsonl", listings=len(listings))
+    elif suffix == ".csv":
+        listings, warnings = _read_csv(text, page, path)
+        info = PageInfo(page=page, path=str(path), layout="csv", listings=len(listings))
+    else:
+        listings, info, warnings = parse_page(text, page, path)
+    if not listings:
+        detail = f" ({len(warnings)} rows skipped, first: {warnings[0]})" if warnings else ""
+        raise CorpusError(f"{path}: no papers found{detail}")
+    return listings, info, warnings
+
+
+def merge_listings(listings: Iterable[Listing]) -> list[Paper]:
+    """One Paper per normalized title, in order of first appearance, with all pages and metadata."""
+    groups: dict[str, list[Listing]] = {}
+    for listing in listings:
+        groups.setdefault(normalize_title(listing.title), []).append(listing)
+    papers = []
+    for group in groups.values():
+        first = group[0]
+        # Prefer the spelling of a page that also names the authors (the ICLR pages), else the first.
+        title = next((l.title for l in group if l.authors), first.title)
+
+        def pick(attr: str):
+            return next((getattr(l, attr) for l in group if getattr(l, attr)), None)
+
+        papers.append(Paper(
+            paper_id=paper_id_for(title), title=title,
+            abstract=max((l.abstract for l in group), key=len),
+            authors=pick("authors") or (),
+            pages=tuple(dict.fromkeys(l.page for l in group)),
+            session=pick("session"), presentation=pick("presentation"), poster_number=pick("poster_number"),
+            award=pick("award"), year=pick("year"), url=pick("url"), venue=pick("venue"),
+        ))
+    return papers
+
+
+def load_corpus(paths: Iterable[Path]) -> Corpus:
+    """Read every corpus file and merge the listings into distinct papers."""
+    all_listings: list[Listing] = []
+    pages: list[PageInfo] = []
+    warnings: list[str] = []
+    for path in corpus_files(paths):
+        listings, info, file_warnings = read_file(path)
+        all_listings.extend(listings)
+        pages.append(info)
+        warnings.extend(file_warnings)
+    return Corpus(papers=merge_listings(all_listings), pages=pages, warnings=warnings)
+
+
+def iter_fields(paper: Paper) -> Iterator[tuple[str, str]]:
+    """(label, value) pairs of the listing metadata a page gave, for display and indexing."""
+    if paper.authors:
+        yield "Authors", ", ".join(paper.authors)
+    for label, value in (("Session", paper.session), ("Presentation", paper.presentation), ("Poster", paper.poster_number),
+                         ("Award", paper.award), ("Venue", paper.venue), ("Year", paper.year)):
+        if value:
+            yield label, str(value)
+
+
+__all__ = ["Corpus", "Listing", "PageInfo", "load_corpus", "merge_listings", "normalize_title", "paper_id_for", "parse_page", "read_file"]

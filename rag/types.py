@@ -1,0 +1,143 @@
+"""Plain records passed between the modules: papers, chunks, hits, citations and answers.
+
+All are frozen dataclasses; `to_dict()` gives the JSON form printed by `--json`.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Paper:
+    """One distinct paper of the collection, merged over every page that lists it."""
+
+    paper_id: str
+    title: str
+    abstract: str
+    authors: tuple[str, ...] = ()
+    pages: tuple[str, ...] = ()
+    session: str | None = None
+    presentation: str | None = None
+    poster_number: str | None = None
+    award: str | None = None
+    year: int | None = None
+    url: str | None = None
+    venue: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of one paper: sentences of its abstract, or its listing metadata.
+
+    `span` is the [start, end) character range of `text` in the paper's abstract; metadata chunks
+    (kind "metadata") describe the listing and have span None.
+    """
+
+    chunk_id: str
+    paper_id: str
+    ordinal: int
+    text: str
+    span: tuple[int, int] | None
+    embed_text: str
+    kind: str = "abstract"
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with the scores that ranked it."""
+
+    chunk_id: str
+    paper_id: str
+    text: str
+    span: tuple[int, int] | None
+    kind: str
+    score: float
+    dense_score: float | None = None
+    bm25_score: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["span"] = list(self.span) if self.span else None
+        return d
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A paper returned by search, best first, with the passages that matched."""
+
+    paper_id: str
+    title: str
+    score: float
+    rank: int
+    passages: tuple[Passage, ...]
+    paper: Paper
+    dense_rank: int | None = None
+    bm25_rank: int | None = None
+
+    @property
+    def authors(self) -> tuple[str, ...]:
+        return self.paper.authors
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rank": self.rank,
+            "paper_id": self.paper_id,
+            "title": self.title,
+            "score": round(self.score, 6),
+            "dense_rank": self.dense_rank,
+            "bm25_rank": self.bm25_rank,
+            "authors": list(self.paper.authors),
+            "pages": list(self.paper.pages),
+            "presentation": self.paper.presentation,
+            "award": self.paper.award,
+            "passages": [p.to_dict() for p in self.passages],
+        }
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered source of an answer: the paper and the exact passage cited."""
+
+    number: int
+    paper_id: str
+    title: str
+    passage: str
+    span: tuple[int, int] | None
+    support: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["span"] = list(self.span) if self.span else None
+        return d
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What `ask()` returns."""
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...]
+    abstained: bool
+    generator: str
+    timings: dict[str, float] = field(default_factory=dict)
+    hits: tuple[Hit, ...] = ()
+    warnings: tuple[str, ...] = ()
+    evidence: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "text": self.text,
+            "abstained": self.abstained,
+            "generator": self.generator,
+            "evidence": None if self.evidence is None else round(self.evidence, 4),
+            "citations": [c.to_dict() for c in self.citations],
+            "warnings": list(self.warnings),
+            "timings": {k: round(v, 2) for k, v in self.timings.items()},
+            "retrieved": [{"rank": h.rank, "paper_id": h.paper_id, "title": h.title, "score": round(h.score, 6)} for h in self.hits],
+        }

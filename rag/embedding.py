@@ -203,50 +203,27 @@ class OnnxInt8Embedder:
         return out / np.maximum(norms, 1e-12)
 
 
-def _keyword_wrapper(model):
-    """Wrap a transformers model so torch.onnx.export passes inputs by keyword (transformers 5)."""
-    import torch
-
-    class Wrapper(torch.nn.Module):
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
-
-    return Wrapper(model)
-
-
 def export_int8(model_dir: Path, target: Path) -> None:
-    """Export the transformer of `model_dir` to ONNX and quantize it to int8 at `target` (once)."""
+    """Export `model_dir` to int8 ONNX at `target`, once, in a child process.
+
+    A child process because the export imports torch and transformers (seconds, and memory the
+    serving process need not keep) and onnxruntime's pre-processing writes scratch files into the
+    working directory, which here is a temporary folder.
+    """
+    import subprocess
+    import sys
     import tempfile
 
-    log.info("exporting %s to int8 ONNX (once; cached at %s)", model_dir, target.parent)
-    try:
-        import torch
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-        from onnxruntime.quantization.shape_inference import quant_pre_process
-        from transformers import AutoModel, AutoTokenizer
-
-        tok = AutoTokenizer.from_pretrained(str(model_dir))
-        model = AutoModel.from_pretrained(str(model_dir)).eval()
-        sample = tok(["a short probe", "a slightly longer probe sentence"], padding=True, return_tensors="pt")
-        if "token_type_ids" not in sample:
-            sample["token_type_ids"] = torch.zeros_like(sample["input_ids"])
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-            raw, pre, out = Path(tmp, "model.onnx"), Path(tmp, "model-pre.onnx"), Path(tmp, "model-int8.onnx")
-            names = ["input_ids", "attention_mask", "token_type_ids"]
-            with torch.no_grad():
-                torch.onnx.export(_keyword_wrapper(model), tuple(sample[n] for n in names), str(raw), input_names=names,
-                                  output_names=["last_hidden_state"], opset_version=17, dynamo=False,
-                                  dynamic_axes={n: {0: "batch", 1: "seq"} for n in names + ["last_hidden_state"]})
-            quant_pre_process(str(raw), str(pre), skip_symbolic_shape=True)
-            quantize_dynamic(str(pre), str(out), per_channel=True, reduce_range=True, weight_type=QuantType.QInt8)
-            os.replace(out, target)  # atomic: a half-written export is never picked up
-    except Exception as exc:
-        raise ModelLoadError(f"could not export {model_dir} to ONNX: {exc}. Use RAG_EMBED_BACKEND=torch") from None
+    log.warning("preparing the int8 ONNX embedder for %s (once; cached at %s)", model_dir, target.parent)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+        proc = subprocess.run([sys.executable, "-m", "rag.onnx_export", str(model_dir), str(Path(tmp) / "model-int8.onnx")],
+                              cwd=tmp, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent.parent), os.environ.get("PYTHONPATH")]))})
+        if proc.returncode != 0:
+            reason = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
+            raise ModelLoadError(f"could not export {model_dir} to ONNX ({reason}); use RAG_EMBED_BACKEND=torch")
+        os.replace(Path(tmp) / "model-int8.onnx", target)  # atomic: a half-written export is never picked up
 
 
 def load_embedder(settings: "Settings") -> Embedder:

@@ -1,0 +1,46 @@
+"""Export a sentence-transformers model's transformer to ONNX and quantize it to int8.
+
+Run as `python -m rag.onnx_export MODEL_DIR TARGET` (the embedder does this once, in a child process).
+Dynamic int8 quantization, per channel and with reduced range: plain per-tensor int8 moved MiniLM's
+vectors to a mean cosine of 0.94 against fp32 on this AVX2 CPU; these options keep it at 0.99.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def main(model_dir: str, target: str) -> None:
+    import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+    from transformers import AutoModel, AutoTokenizer
+
+    class Keywords(torch.nn.Module):
+        """transformers 5 models take their inputs by keyword; torch.onnx.export passes them by position."""
+
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModel.from_pretrained(model_dir).eval()
+    sample = tok(["a short probe", "a slightly longer probe sentence"], padding=True, return_tensors="pt")
+    if "token_type_ids" not in sample:
+        sample["token_type_ids"] = torch.zeros_like(sample["input_ids"])
+    out = Path(target)
+    raw, pre = out.with_name("model-fp32.onnx"), out.with_name("model-pre.onnx")
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    with torch.no_grad():
+        torch.onnx.export(Keywords(model), tuple(sample[n] for n in names), str(raw), input_names=names,
+                          output_names=["last_hidden_state"], opset_version=17, dynamo=False,
+                          dynamic_axes={n: {0: "batch", 1: "seq"} for n in names + ["last_hidden_state"]})
+    quant_pre_process(str(raw), str(pre), skip_symbolic_shape=True)
+    quantize_dynamic(str(pre), str(out), per_channel=True, reduce_range=True, weight_type=QuantType.QInt8)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])

@@ -140,6 +140,38 @@ def cmd_settings(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Score question files (default: the dev and test splits) with the configured assistant."""
+    from pathlib import Path
+
+    from eval.harness import DEFAULT_FILES, load_questions, run
+
+    from .assistant import Assistant
+
+    assistant = Assistant(_settings_from(args))
+    files = {Path(f).stem: Path(f) for f in args.questions} if args.questions else DEFAULT_FILES
+    modes = args.retrievers or [assistant.settings.retriever]
+    report: dict[str, Any] = {}
+    for name, path in files.items():
+        questions = load_questions(path, assistant.loaded_index.papers)
+        for mode in modes:
+            result = run(assistant, questions, retriever=mode, answer=not args.retrieval_only)
+            report[f"{name}/{mode}"] = {"overall": result["overall"], "by_type": result["by_type"], "seconds": result["seconds"],
+                                        "rows": result["rows"]}
+    summary = {k: v["overall"] for k, v in report.items()}
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "results.json").write_text(json.dumps(report, indent=1, default=str))
+    keys = ["questions", "hit@1", "hit@5", "mrr", "key_fact_recall", "citation_precision", "abstain_f1", "abstain_false_abstain_rate", "latency_p50_ms"]
+    print("| run | " + " | ".join(keys) + " |")
+    print("|---" * (len(keys) + 1) + "|")
+    for run_name, overall in summary.items():
+        cells = [f"{overall.get(k):.3f}" if isinstance(overall.get(k), float) else str(overall.get(k, "")) for k in keys]
+        print(f"| {run_name} | " + " | ".join(cells) + " |")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rag", description="Citation-first research assistant over ML paper abstracts.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (to stderr)")
@@ -161,6 +193,14 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument(f"--{f}", help=f"only papers whose {f} contains this text")
         _settings_flags(p)
         p.set_defaults(func=func)
+
+    p = sub.add_parser("eval", help="score answers on question files (default: eval/questions dev and test)")
+    p.add_argument("--questions", action="append", metavar="FILE", help="a JSONL question file (repeatable)")
+    p.add_argument("--retrievers", nargs="+", choices=["hybrid", "dense", "bm25"], help="retrievers to compare")
+    p.add_argument("--retrieval-only", action="store_true", help="score retrieval only, no answers")
+    p.add_argument("--out", metavar="DIR", help="write results.json here")
+    _settings_flags(p)
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("settings", help="print the effective settings as JSON")
     _settings_flags(p)

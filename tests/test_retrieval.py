@@ -1,0 +1,94 @@
+"""Dense, BM25 and hybrid retrieval on the real index; fusion and filters against references."""
+from __future__ import annotations
+
+import bm25s
+import numpy as np
+import pytest
+
+from rag.errors import QuestionError, SettingsError
+from rag.index import bm25_query_tokens
+from rag.retrieve import Filters, rrf
+
+
+def test_rrf_matches_hand_computed_case():
+    fused = rrf([(["a", "b", "c"], 1.0), (["c", "a"], 0.5)], k=10)
+    assert fused == pytest.approx({"a": 1 / 11 + 0.5 / 12, "b": 1 / 12, "c": 1 / 13 + 0.5 / 11})
+    assert max(fused, key=fused.get) == "a"
+
+
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
+def test_each_retriever_finds_the_paper_from_a_paraphrase(assistant, mode):
+    hits = assistant.search("poisoning a training set with a backdoor using neural tangent kernels", k=5, retriever=mode)
+    assert hits[0].title == "Few-shot Backdoor Attacks via Neural Tangent Kernels"
+    assert [h.rank for h in hits] == [1, 2, 3, 4, 5]
+    assert all(a.score >= b.score for a, b in zip(hits, hits[1:]))
+    assert len({h.paper_id for h in hits}) == 5, "papers, not chunks"
+    top = hits[0]
+    assert top.passages and all(p.paper_id == top.paper_id for p in top.passages)
+    for p in top.passages:
+        if p.span:
+            assert top.paper.abstract[p.span[0]:p.span[1]] == p.text
+
+
+def test_bm25_scores_match_bm25s_called_directly(assistant):
+    index = assistant.loaded_index
+    query = "orthographic attacks pixels language model"
+    ours = assistant.retriever.lexical(query, 20, None)
+    corpus_tokens = bm25s.tokenize([c.embed_text for c in index.chunks], stopwords="en", stemmer=__import__("Stemmer").Stemmer("english"), show_progress=False)
+    reference = bm25s.BM25()
+    reference.index(corpus_tokens, show_progress=False)
+    q = bm25s.tokenize([query], stopwords="en", stemmer=__import__("Stemmer").Stemmer("english"), show_progress=False)
+    docs, scores = reference.retrieve(q, k=20, show_progress=False)
+    expected = [(int(d), float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+    assert [d for d, _ in ours] == [d for d, _ in expected]
+    np.testing.assert_allclose([s for _, s in ours], [s for _, s in expected], rtol=1e-5)
+    assert bm25_query_tokens("The Attacks!") == ["attack"]
+
+
+def test_dense_scores_are_cosine_similarities(assistant):
+    index = assistant.loaded_index
+    query = "language model that renders text as images"
+    ours = assistant.retriever.dense(query, 10, None)
+    q = assistant.retriever.embed_query(query)
+    got = index.collection.get(ids=[index.chunks[i].chunk_id for i, _ in ours], include=["embeddings"])
+    vecs = dict(zip(got["ids"], np.asarray(got["embeddings"])))
+    for i, score in ours:
+        assert score == pytest.approx(float(vecs[index.chunks[i].chunk_id] @ q), abs=1e-4)
+    assert [s for _, s in ours] == sorted((s for _, s in ours), reverse=True)
+
+
+def test_hybrid_fuses_both_rankings(assistant):
+    hits = assistant.search("dual algorithmic reasoning max-flow min-cut", k=10, retriever="hybrid")
+    top = hits[0]
+    assert top.title == "Dual Algorithmic Reasoning"
+    assert top.dense_rank is not None and top.bm25_rank is not None
+    s = assistant.settings
+    assert top.score == pytest.approx(s.dense_weight / (s.rrf_k + top.dense_rank) + s.bm25_weight / (s.rrf_k + top.bm25_rank))
+
+
+@pytest.mark.parametrize("filters, check", [
+    ({"page": "000_d4af2e6ebec4f2da"}, lambda p: "000_d4af2e6ebec4f2da" in p.pages),
+    ({"presentation": "top 5%"}, lambda p: "top 5%" in (p.presentation or "")),
+    ({"award": "outstanding"}, lambda p: p.award == "Outstanding Paper"),
+    ({"author": "kyunghyun cho"}, lambda p: "Kyunghyun Cho" in p.authors),
+])
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
+def test_filters_apply_to_every_retriever(assistant, filters, check, mode):
+    hits = assistant.search("graph neural networks", k=20, retriever=mode, filters=filters)
+    assert hits and all(check(h.paper) for h in hits)
+    allowed = [p for p in assistant.loaded_index.papers.values() if check(p)]
+    assert len(hits) == min(20, len(allowed)) or mode == "bm25"
+
+
+def test_filter_with_no_match_returns_nothing(assistant):
+    assert assistant.search("graph", filters=Filters(author="Nobody Atall")) == []
+    with pytest.raises(SettingsError, match="unknown filter"):
+        assistant.search("graph", filters={"colour": "red"})
+
+
+def test_bad_queries(assistant):
+    with pytest.raises(QuestionError, match="empty"):
+        assistant.search("   ")
+    with pytest.raises(SettingsError, match="unknown retriever|retriever"):
+        assistant.search("graph", retriever="magic")
+    assert assistant.search("the of and", k=3)  # all stopwords: dense still answers

@@ -27,17 +27,18 @@ def main() -> None:
     questions = load_questions(args.questions, assistant.loaded_index.papers)
     answerable = [q for q in questions if not q.unanswerable]
     print(f"{len(questions)} dev questions, {len(answerable)} answerable")
-    print("mode   rrf_k  w_bm25  w_dense  hit@1  hit@5  mrr")
-    grid = [("bm25", 60, 1.0, 1.0), ("dense", 60, 1.0, 1.0)] + [
-        ("hybrid", k, wb, 1.0) for k, wb in itertools.product((1, 5, 10, 20, 60), (1.0, 1.5, 2.0, 3.0))]
-    for mode, k, wb, wd in grid:
-        ranked = [[h.paper_id for h in assistant.search(q.question, k=10, retriever=mode, rrf_k=k, bm25_weight=wb, dense_weight=wd)]
+    print("mode   fusion   rrf_k  w_bm25  w_dense  hit@1  hit@5  mrr")
+    grid = [("bm25", "rrf", 60, 1.0, 1.0), ("dense", "rrf", 60, 1.0, 1.0)] + [
+        ("hybrid", "rrf", k, wb, 1.0) for k, wb in itertools.product((2, 5, 10, 20, 60), (1.0, 1.5, 2.0, 3.0))] + [
+        ("hybrid", "relative", 60, wb, 1.0) for wb in (0.5, 0.75, 1.0, 1.5, 2.0)]
+    for mode, fusion, k, wb, wd in grid:
+        ranked = [[h.paper_id for h in assistant.search(q.question, k=10, retriever=mode, fusion=fusion, rrf_k=k, bm25_weight=wb, dense_weight=wd)]
                   for q in answerable]
         gold = [set(q.gold_ids) for q in answerable]
         h1 = sum(M.hit_at_k(r, g, 1) for r, g in zip(ranked, gold)) / len(gold)
         h5 = sum(M.hit_at_k(r, g, 5) for r, g in zip(ranked, gold)) / len(gold)
         mrr = sum(M.reciprocal_rank(r, g) for r, g in zip(ranked, gold)) / len(gold)
-        print(f"{mode:6} {k:5} {wb:7} {wd:8}  {h1:.3f}  {h5:.3f}  {mrr:.3f}")
+        print(f"{mode:6} {fusion:8} {k:5} {wb:7} {wd:8}  {h1:.3f}  {h5:.3f}  {mrr:.3f}", flush=True)
 
     answers = [assistant.ask(q.question, abstain_threshold=-1.0) for q in questions]
     unans = [q.unanswerable for q in questions]

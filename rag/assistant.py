@@ -132,14 +132,14 @@ class Assistant:
         """Papers best first, each with `.paper_id`, `.title`, `.score` and its matching passages."""
         settings, filters = self._per_call(dict(options))
         query = self._check_question(query, settings)
-        return self.retriever.search(query, k=k, mode=settings.retriever, filters=filters)
+        return self.retriever.search(query, k=k, mode=settings.retriever, filters=filters, settings=settings)
 
     def ask_stream(self, question: str, **options: Any) -> Iterator[str | Answer]:
         """Yields the answer text as it is written, then the finished `Answer`."""
         started = time.perf_counter()
         settings, filters = self._per_call(dict(options))
         question = self._check_question(question, settings)
-        hits = self.retriever.search(question, k=settings.top_k, mode=settings.retriever, filters=filters)
+        hits = self.retriever.search(question, k=settings.top_k, mode=settings.retriever, filters=filters, settings=settings)
         retrieved = time.perf_counter()
         generator, warnings = self._generator(settings)
         draft: Draft | None = None
@@ -155,8 +155,9 @@ class Assistant:
         timings = {"retrieve_ms": (retrieved - started) * 1000, "generate_ms": (done - retrieved) * 1000,
                    "first_token_ms": ((first_token or done) - started) * 1000, "total_ms": (done - started) * 1000}
         yield Answer(question=question, text=draft.text, citations=tuple(draft.citations), abstained=draft.abstained,
-                     generator=getattr(generator, "name", "extractive"), timings=timings, hits=tuple(hits),
-                     warnings=tuple(warnings + draft.warnings), evidence=draft.evidence)
+                     generator=draft.generator or getattr(generator, "name", "extractive"), timings=timings, hits=tuple(hits),
+                     warnings=tuple(warnings + draft.warnings), evidence=draft.evidence,
+                     uncited=tuple(draft.uncited), weak=tuple(draft.weak))
 
     def ask(self, question: str, **options: Any) -> Answer:
         """Answer a question from the indexed abstracts, with numbered citations, or abstain."""

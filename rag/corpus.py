@@ -117,7 +117,7 @@ def paper_id_for(title: str) -> str:
     """Stable, readable id from the normalized title: a slug plus a short hash.
 
     >>> paper_id_for("Language Modelling with Pixels")
-    'language-modelling-with-pixels-5fb1e1a4'
+    'language-modelling-with-pixels-6ae7bb1d'
     """
     norm = normalize_title(title)
     slug = "-".join(norm.split())[:48].rstrip("-") or "paper"

@@ -13,17 +13,31 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Iterator, Sequence
 
 from .chunking import split_sentences
+from .citations import assess, sources_from_citations
 from .index import Index, bm25_query_tokens
 from .prompts import ABSTAIN_TEXT
 from .types import Citation, Hit
 
-# How much the paper's retrieval rank counts next to coverage, and the blend for evidence.
+# How much the paper's retrieval rank counts next to coverage when picking sentences.
 RANK_PRIOR = 0.15
-COVERAGE_WEIGHT = 0.6
+# Evidence = SENTENCE_WEIGHT * best sentence coverage + (1 - SENTENCE_WEIGHT) * top paper coverage,
+# both over the question's content terms (question words removed). The blend is the ratio of the
+# two weights of a logistic regression fit on the dev split (eval/tune.py); dense similarity and
+# out-of-vocabulary terms added nothing there.
+SENTENCE_WEIGHT = 0.32
+# Words that shape a question but carry no topic; ignored when measuring evidence.
+QUESTION_WORDS = frozenset("""
+what which who whom whose how why when where whether does do did done is are was were be been being has have had
+paper papers work works study studies here there collection listing listings listed list find any anything this
+that these those one ones about introduce introduced introduces original propose proposed proposes method methods
+approach use used uses using show shows report reports reported get gets got achieve achieves achieved also can
+could would should much many kind kinds look looking looks need want tell me i im we our you your it its they their
+them than then such like entry entries poster posters author authors co wrote write written
+""".split())
 # A sentence of another paper joins the answer only if it covers nearly as much as the best one.
 OTHER_PAPER_RATIO = 0.9
 SAME_PAPER_RATIO = 0.6
@@ -52,6 +66,9 @@ class Draft:
     abstained: bool
     evidence: float
     warnings: list[str] = field(default_factory=list)
+    uncited: list[str] = field(default_factory=list)  # sentences citing no source (rag.citations)
+    weak: list[str] = field(default_factory=list)  # cited sentences their passages barely cover
+    generator: str | None = None  # who actually wrote it, when not the generator asked (a fallback)
 
 
 class Scorer:
@@ -65,6 +82,7 @@ class Scorer:
         self._df = indptr[1:] - indptr[:-1]
         self._n = n
         self._max_idf = math.log(1 + (n + 0.5) / 0.5)
+        self._question_words = set(bm25_query_tokens(" ".join(QUESTION_WORDS)))
 
     def idf(self, term: str) -> float:
         tid = self._vocab.get(term)
@@ -74,6 +92,10 @@ class Scorer:
     def terms(self, text: str) -> set[str]:
         return set(bm25_query_tokens(text))
 
+    def question_terms(self, question: str, content_only: bool = False) -> dict[str, float]:
+        """The question's terms with their idf; `content_only` drops question words ("which", "paper")."""
+        return {t: self.idf(t) for t in self.terms(question) if not (content_only and t in self._question_words)}
+
     def coverage(self, question_terms: dict[str, float], text_terms: set[str]) -> float:
         total = sum(question_terms.values())
         return sum(w for t, w in question_terms.items() if t in text_terms) / total if total else 0.0
@@ -81,7 +103,7 @@ class Scorer:
 
 def candidates(question: str, hits: Sequence[Hit], scorer: Scorer) -> list[Candidate]:
     """Every sentence of the retrieved passages, scored."""
-    q_terms = {t: scorer.idf(t) for t in scorer.terms(question)}
+    q_terms = scorer.question_terms(question)
     top = hits[0].score if hits else 1.0
     out: list[Candidate] = []
     seen: set[tuple[str, str]] = set()
@@ -101,12 +123,22 @@ def candidates(question: str, hits: Sequence[Hit], scorer: Scorer) -> list[Candi
     return sorted(out, key=lambda c: -c.score)
 
 
-def evidence(best: Candidate | None, hits: Sequence[Hit]) -> float:
-    """How well the collection answers: coverage of the best sentence blended with dense similarity."""
-    if best is None or not hits:
+def evidence(question: str, ranked: list[Candidate], hits: Sequence[Hit], scorer: Scorer) -> float:
+    """How well the collection answers, in [0, 1]: content-term coverage of the best sentence and of the top paper.
+
+    A near-miss question ("How many GPUs trained PIXEL?") finds the right paper, but its distinctive
+    terms ("GPUs") are in no sentence of it, so both coverages stay low.
+    """
+    if not ranked or not hits:
         return 0.0
-    dense = max((p.dense_score for p in hits[0].passages if p.dense_score is not None), default=0.0)
-    return COVERAGE_WEIGHT * best.coverage + (1 - COVERAGE_WEIGHT) * max(dense, 0.0)
+    content = scorer.question_terms(question, content_only=True)
+    if not content:
+        return 0.0
+    best = max(scorer.coverage(content, scorer.terms(c.text) | scorer.terms(c.hit.title)) for c in ranked)
+    top = hits[0].paper
+    paper_text = " ".join([top.title, top.abstract, *top.authors, top.award or "", top.presentation or "", top.session or ""])
+    paper = scorer.coverage(content, scorer.terms(paper_text))
+    return SENTENCE_WEIGHT * best + (1 - SENTENCE_WEIGHT) * paper
 
 
 def select(question: str, ranked: list[Candidate], max_sentences: int) -> list[Candidate]:
@@ -137,33 +169,37 @@ class ExtractiveGenerator:
     def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[str | Draft]:
         """Yields the answer sentence by sentence, then the finished Draft."""
         ranked = candidates(question, hits, self.scorer)
-        ev = evidence(ranked[0] if ranked else None, hits)
+        ev = evidence(question, ranked, hits, self.scorer)
         if not ranked or ev < self.threshold:
             yield ABSTAIN_TEXT
             yield Draft(ABSTAIN_TEXT, [], True, ev)
             return
         chosen = select(question, ranked, self.max_sentences)
-        # Keep each paper's sentences together and in abstract order; papers in order of best score.
-        order = list(dict.fromkeys(c.hit.paper_id for c in chosen))
-        numbers = {pid: i for i, pid in enumerate(order, 1)}
+        # One citation per cited passage: a paper's abstract sentences (one exact span) and its
+        # listing metadata (no span) are numbered separately. Sources in order of best score.
+        def source(c: Candidate) -> tuple[str, bool]:
+            return (c.hit.paper_id, c.span is None)
+
+        order = list(dict.fromkeys(source(c) for c in chosen))
         parts: list[str] = []
         citations: list[Citation] = []
-        for pid in order:
-            group = sorted((c for c in chosen if c.hit.paper_id == pid), key=lambda c: c.span or (10**9, 0))
+        for n, key in enumerate(order, 1):
+            group = sorted((c for c in chosen if source(c) == key), key=lambda c: c.span or (0, 0))
             hit = group[0].hit
-            n = numbers[pid]
             for c in group:
-                quote = c.text if c.span else f"{hit.title}: {c.text}"
-                parts.append(f"{quote} [{n}]")
-            spans = [c.span for c in group if c.span]
-            if spans:
-                start, end = min(s[0] for s in spans), max(s[1] for s in spans)
-                span = (start, end)  # first to last quoted sentence: always an exact slice of the abstract
-                passage = hit.paper.abstract[start:end]
-            else:
+                parts.append(f"{c.text if c.span else f'{hit.title}: {c.text}'} [{n}]")
+            if key[1]:  # metadata lines
                 passage, span = " ".join(c.text for c in group), None
-            citations.append(Citation(number=n, paper_id=pid, title=hit.title, passage=passage, span=span))
+            else:  # first to last quoted sentence: always an exact slice of the abstract
+                span = (group[0].span[0], max(c.span[1] for c in group))
+                passage = hit.paper.abstract[span[0]:span[1]]
+            citations.append(Citation(number=n, paper_id=hit.paper_id, title=hit.title, passage=passage, span=span))
         for i, part in enumerate(parts):
             yield part if i == 0 else " " + part
-        yield Draft(" ".join(parts), citations, False, ev)
+        text = " ".join(parts)
+        # Support scores and the sentences to check, by the same checker as the LLM's answers (a few ms).
+        checked = assess(text, sources_from_citations(citations), self.scorer)
+        support = {c.number: c.support for c in checked.citations}
+        citations = [replace(c, support=support.get(c.number)) for c in citations]
+        yield Draft(text, citations, False, ev, uncited=checked.uncited, weak=checked.weak)
 

@@ -71,6 +71,24 @@ def rrf(rankings: Iterable[tuple[list[str], float]], k: int) -> dict[str, float]
     return scores
 
 
+def relative(rankings: Iterable[tuple[list[tuple[str, float]], float]]) -> dict[str, float]:
+    """Weighted sum of min-max normalized scores; an item missing from a list gets 0 there.
+
+    >>> relative([([("a", 10.0), ("b", 5.0), ("c", 0.0)], 1.0), ([("b", 0.9), ("c", 0.5)], 1.0)])
+    {'a': 1.0, 'b': 1.5, 'c': 0.0}
+    """
+    scores: dict[str, float] = {}
+    for ranking, weight in rankings:
+        if not ranking:
+            continue
+        values = [s for _, s in ranking]
+        lo, hi = min(values), max(values)
+        for item, s in ranking:
+            norm = (s - lo) / (hi - lo) if hi > lo else 1.0
+            scores[item] = scores.get(item, 0.0) + weight * norm
+    return scores
+
+
 class Retriever:
     """Searches one opened index with one embedder."""
 
@@ -119,13 +137,15 @@ class Retriever:
                                                 show_progress=False, n_threads=1)
         return [(int(d), float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
 
-    def search(self, query: str, k: int = 10, mode: str | None = None, filters: Filters | dict | None = None) -> list[Hit]:
-        """Papers best first, each with its best matching passages."""
-        mode = mode or self.settings.retriever
+    def search(self, query: str, k: int = 10, mode: str | None = None, filters: Filters | dict | None = None,
+               settings: Settings | None = None) -> list[Hit]:
+        """Papers best first, each with its best matching passages (`settings` overrides per call)."""
+        cfg = settings or self.settings
+        mode = mode or cfg.retriever
         if mode not in ("hybrid", "dense", "bm25"):
             raise SettingsError(f"unknown retriever {mode!r}; use hybrid, dense or bm25")
         allowed = self.allowed(Filters.coerce(filters))
-        n = self.settings.candidates
+        n = cfg.candidates
         dense = self.dense(query, n, allowed) if mode in ("hybrid", "dense") else []
         lexical = self.lexical(query, n, allowed) if mode in ("hybrid", "bm25") else []
         chunks = self.index.chunks
@@ -134,10 +154,20 @@ class Retriever:
             return list(dict.fromkeys(chunks[i].paper_id for i, _ in ranked))
 
         dense_papers, bm25_papers = paper_ranking(dense), paper_ranking(lexical)
-        if mode == "hybrid":
-            paper_scores = rrf([(dense_papers, self.settings.dense_weight), (bm25_papers, self.settings.bm25_weight)], self.settings.rrf_k)
-            chunk_scores = rrf([([chunks[i].chunk_id for i, _ in dense], self.settings.dense_weight),
-                                ([chunks[i].chunk_id for i, _ in lexical], self.settings.bm25_weight)], self.settings.rrf_k)
+        if mode == "hybrid" and cfg.fusion == "relative":
+            def best_per_paper(ranked: list[tuple[int, float]]) -> list[tuple[str, float]]:
+                best: dict[str, float] = {}
+                for i, s in ranked:
+                    best.setdefault(chunks[i].paper_id, s)
+                return list(best.items())
+
+            paper_scores = relative([(best_per_paper(dense), cfg.dense_weight), (best_per_paper(lexical), cfg.bm25_weight)])
+            chunk_scores = relative([([(chunks[i].chunk_id, s) for i, s in dense], cfg.dense_weight),
+                                     ([(chunks[i].chunk_id, s) for i, s in lexical], cfg.bm25_weight)])
+        elif mode == "hybrid":
+            paper_scores = rrf([(dense_papers, cfg.dense_weight), (bm25_papers, cfg.bm25_weight)], cfg.rrf_k)
+            chunk_scores = rrf([([chunks[i].chunk_id for i, _ in dense], cfg.dense_weight),
+                                ([chunks[i].chunk_id for i, _ in lexical], cfg.bm25_weight)], cfg.rrf_k)
         else:
             ranked = dense or lexical
             chunk_scores = {chunks[i].chunk_id: s for i, s in ranked}

@@ -128,6 +128,8 @@ class Answer:
     hits: tuple[Hit, ...] = ()
     warnings: tuple[str, ...] = ()
     evidence: float | None = None
+    uncited: tuple[str, ...] = ()  # sentences of the answer that cite no source
+    weak: tuple[str, ...] = ()  # cited sentences that their passages barely cover (rag.citations.WEAK_SUPPORT)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -138,6 +140,8 @@ class Answer:
             "evidence": None if self.evidence is None else round(self.evidence, 4),
             "citations": [c.to_dict() for c in self.citations],
             "warnings": list(self.warnings),
+            "uncited": list(self.uncited),
+            "weak": list(self.weak),
             "timings": {k: round(v, 2) for k, v in self.timings.items()},
             "retrieved": [{"rank": h.rank, "paper_id": h.paper_id, "title": h.title, "score": round(h.score, 6)} for h in self.hits],
         }

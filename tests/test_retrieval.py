@@ -58,12 +58,30 @@ def test_dense_scores_are_cosine_similarities(assistant):
 
 
 def test_hybrid_fuses_both_rankings(assistant):
-    hits = assistant.search("dual algorithmic reasoning max-flow min-cut", k=10, retriever="hybrid")
-    top = hits[0]
-    assert top.title == "Dual Algorithmic Reasoning"
-    assert top.dense_rank is not None and top.bm25_rank is not None
+    query = "dual algorithmic reasoning max-flow min-cut"
     s = assistant.settings
-    assert top.score == pytest.approx(s.dense_weight / (s.rrf_k + top.dense_rank) + s.bm25_weight / (s.rrf_k + top.bm25_rank))
+    chunks = assistant.loaded_index.chunks
+
+    def best_per_paper(ranked):
+        best = {}
+        for i, score in ranked:
+            best.setdefault(chunks[i].paper_id, score)
+        return best
+
+    dense = best_per_paper(assistant.retriever.dense(query, s.candidates, None))
+    lexical = best_per_paper(assistant.retriever.lexical(query, s.candidates, None))
+
+    def norm(scores, pid):
+        lo, hi = min(scores.values()), max(scores.values())
+        return (scores[pid] - lo) / (hi - lo) if pid in scores else 0.0
+
+    hits = assistant.search(query, k=10, retriever="hybrid", fusion="relative")
+    assert hits[0].title == "Dual Algorithmic Reasoning"
+    for h in hits:  # relative fusion: weighted sum of min-max normalized scores
+        assert h.score == pytest.approx(s.dense_weight * norm(dense, h.paper_id) + s.bm25_weight * norm(lexical, h.paper_id))
+    top = assistant.search(query, k=10, retriever="hybrid", fusion="rrf", rrf_k=60)[0]
+    assert top.title == "Dual Algorithmic Reasoning" and top.dense_rank and top.bm25_rank
+    assert top.score == pytest.approx(s.dense_weight / (60 + top.dense_rank) + s.bm25_weight / (60 + top.bm25_rank))
 
 
 @pytest.mark.parametrize("filters, check", [

@@ -132,10 +132,27 @@ def metadata_strings(p):
     return out
 
 
+def _words(s):
+    return re.findall(r"[a-z0-9%$.+-]+", s.lower())
+
+
+def longest_shared_run(question, text):
+    """Longest run of consecutive words of `question` that also occurs in `text`."""
+    qw, tw = _words(question), " " + " ".join(_words(text)) + " "
+    best = []
+    for i in range(len(qw)):
+        j = i + len(best) + 1
+        while j <= len(qw) and (" " + " ".join(qw[i:j]) + " ") in tw:
+            best = qw[i:j]
+            j += 1
+    return best
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", default=DEFAULT_SEEDS)
     ap.add_argument("--dump", action="store_true", help="print parsed corpus as JSONL and exit")
+    ap.add_argument("--dir", default=HERE, help="folder holding dev.jsonl and test.jsonl")
     args = ap.parse_args()
 
     papers = load_corpus(args.seeds)
@@ -151,12 +168,13 @@ def main():
           "total", len(papers), "unique titles", len(by_title))
 
     errors = []
+    warnings = []
     seen_ids = set()
     counts = collections.Counter()
     pages_used = collections.Counter()
     gold_use = collections.Counter()
     for split in ("dev", "test"):
-        path = os.path.join(HERE, split + ".jsonl")
+        path = os.path.join(args.dir, split + ".jsonl")
         if not os.path.exists(path):
             errors.append(f"missing {path}")
             continue
@@ -198,8 +216,11 @@ def main():
                     errors.append(f"{where}: no gold titles")
                 if not q["answer"].strip():
                     errors.append(f"{where}: empty answer")
-                if not 1 <= len(q["key_facts"]) <= 4:
+                if not 1 <= len(q["key_facts"]) <= 3:
                     errors.append(f"{where}: expected 1-3 key facts, got {len(q['key_facts'])}")
+                for kf in q["key_facts"]:
+                    if not 1 <= len(kf.split()) <= 6:
+                        errors.append(f"{where}: key fact {kf!r} should be 1-6 words")
                 if len(set(q["gold_titles"])) != len(q["gold_titles"]):
                     errors.append(f"{where}: duplicate gold title")
                 golds = []
@@ -210,8 +231,12 @@ def main():
                         golds += by_title[g]
                         pages_used[by_title[g][0]["page"][:3]] += 1
                         gold_use[g] += 1
-                if t == "multi_paper" and len(q["gold_titles"]) < 2:
-                    errors.append(f"{where}: multi_paper needs >= 2 gold titles")
+                if t == "multi_paper" and not 2 <= len(q["gold_titles"]) <= 5:
+                    errors.append(f"{where}: multi_paper needs 2-5 gold titles")
+                for p in golds:  # paraphrase check: no >5-word run copied from a gold abstract
+                    run = longest_shared_run(q["question"], p["abstract"])
+                    if len(run) > 5:
+                        warnings.append(f"{where}: question copies {len(run)} words from abstract: {' '.join(run)!r}")
                 if t == "metadata" and not any(p["page"][:3] in ("000", "001") for p in golds):
                     errors.append(f"{where}: metadata question on a page without metadata")
                 for kf in q["key_facts"]:
@@ -244,6 +269,10 @@ def main():
               f"{(counts[('dev', 'unanswerable')] + counts[('test', 'unanswerable')]) / total:.1%}")
     print("gold references per page:", dict(sorted(pages_used.items())),
           "distinct gold papers:", len(gold_use))
+    if warnings:
+        print(f"\n{len(warnings)} warning(s):")
+        for w in warnings:
+            print("  -", w)
     if total < 170:
         errors.append(f"only {total} items (< 170)")
     if errors:

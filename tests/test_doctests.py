@@ -1,0 +1,16 @@
+"""The worked examples in docstrings are run as tests."""
+from __future__ import annotations
+
+import doctest
+
+import pytest
+
+import rag.chunking
+import rag.corpus
+import rag.retrieve
+
+
+@pytest.mark.parametrize("module", [rag.chunking, rag.corpus, rag.retrieve])
+def test_docstring_examples(module):
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0

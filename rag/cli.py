@@ -45,6 +45,8 @@ def _settings_from(args: argparse.Namespace) -> Settings:
     from .settings import load_settings
 
     overrides = {k[4:]: v for k, v in vars(args).items() if k.startswith("set_") and v is not None}
+    if getattr(args, "command", None) == "ask" and overrides.get("llm_model") and "generator" not in overrides:
+        overrides["generator"] = "llm"
     return load_settings(**overrides)
 
 
@@ -188,6 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("query" if name == "search" else "question", help="the query" if name == "search" else "the question")
         if name == "search":
             p.add_argument("-k", type=int, default=10, help="how many papers (default 10)")
+        else:
+            p.add_argument("--model", dest="set_llm_model", metavar="NAME_OR_PATH",
+                           help="generator model (hub name or local folder); implies --generator llm")
         p.add_argument("--json", action="store_true", help="print the result as JSON")
         for f in FILTER_FLAGS:
             p.add_argument(f"--{f}", help=f"only papers whose {f} contains this text")

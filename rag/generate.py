@@ -39,7 +39,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from .chunking import metadata_text, split_sentences
 from .citations import Block, CitationRewriter, Source, finalize
@@ -168,8 +168,7 @@ class PromptBuilder:
             if not self._system_role:
                 raise
             self._system_role = False
-            merged = [{"role": "user", "content": "\n\n".join(m["content"] for m in messages)}]
-            return self.encode(merged)
+            return self.encode([{"role": "user", "content": "\n\n".join(m["content"] for m in messages)}])
         try:
             enc = tok.apply_chat_template(messages, tokenize=True, add_generation_prompt=True, return_dict=True,
                                           sanitize_control_tokens=True)
@@ -185,11 +184,9 @@ class PromptBuilder:
             runs = [b.text for b in blocks if b.span is not None]
             blocks_text.append(render_source(n, e.hit, runs))
             sources.append(Source(n, e.hit.paper_id, e.hit.title, tuple(blocks)))
-        messages = self.messages(question, "\n\n".join(blocks_text))
-        if not self._system_role and messages[0]["role"] == "system":
-            messages = self.messages(question, "\n\n".join(blocks_text))
-        text, ids = self.encode(messages)
-        return messages, text, ids, sources
+        text, ids = self.encode(self.messages(question, "\n\n".join(blocks_text)))
+        # (encode may have found that the template has no system role: messages are then rebuilt merged)
+        return self.messages(question, "\n\n".join(blocks_text)), text, ids, sources
 
     def build(self, question: str, hits: Sequence[Hit]) -> PromptPlan:
         """Greedy packing in rank order: a hit's header, then its passages' sentences while they fit.
@@ -213,7 +210,6 @@ class PromptBuilder:
                     continue  # the listing metadata is in every source's header
                 spans.append([(p.span[0] + a, p.span[0] + b) for a, b in split_sentences(p.text)])
             entry.has_text = bool(spans)
-            cost_header = header
             if not entry.has_text:
                 if used + header <= avail:
                     entries.append(entry)
@@ -224,7 +220,7 @@ class PromptBuilder:
                 for a, b in passage:
                     if (a, b) in entry.sentences:
                         continue
-                    cost = self.count(" " + hit.paper.abstract[a:b]) + 1 + (cost_header if not entry.sentences else 0)
+                    cost = self.count(" " + hit.paper.abstract[a:b]) + 1 + (header if not entry.sentences else 0)
                     if used + cost > avail:
                         break  # drop this passage's trailing sentences
                     if not entry.sentences:
@@ -248,7 +244,10 @@ class PromptBuilder:
             warnings.append(f"the prompt alone takes {len(ids)} tokens of the model's {self.context}-token context "
                             f"with max_new_tokens={self.max_new_tokens}: no source fits; lower max_new_tokens")
             sources = []
-        dropped = len([h for h in hits]) - len(entries)
+        elif hits and not entries:
+            warnings.append(f"no retrieved passage fits in the model's {self.context}-token context "
+                            f"with max_new_tokens={self.max_new_tokens}; lower max_new_tokens")
+        dropped = len(hits) - len(entries)
         if dropped and entries:
             log.info("context budget: %d of %d retrieved papers left out", dropped, len(hits))
         return PromptPlan(messages, text, ids, sources, self.budget, self.context, dropped, warnings)
@@ -276,7 +275,7 @@ class _AbstainGate:
         n = _norm(self.held)
         if n.startswith(_ABSTAIN_NORM):
             self.state = "abstain"
-        elif not _ABSTAIN_NORM.startswith(n) or (n and len(n) >= len(_ABSTAIN_NORM)):
+        elif not _ABSTAIN_NORM.startswith(n):
             self.state = "answer"
             out, self.held = self.held, ""
             return out
@@ -339,6 +338,7 @@ class LLMGenerator:
                                  "(use an instruction-tuned model)")
         self._lock = threading.Lock()
         self.last_stats: dict[str, float] = {}
+        self.builder.build("?", [])  # a template that cannot render our messages fails here, at load time
 
     def __repr__(self) -> str:
         return f"LLMGenerator({self.model_name!r}, device={self.device!r}, context={self.builder.context})"
@@ -401,17 +401,22 @@ class LLMGenerator:
         out: list[int] = []
         printed = 0
         text = ""
-        for token_id in ids:
-            if not out:
-                stats["first_token_s"] = time.perf_counter() - stats["start"]
-            out.append(token_id)
-            text = self.tokenizer.decode(out, skip_special_tokens=True, clean_up_tokenization_spaces=False)
-            if text.endswith("\ufffd"):
-                continue
-            if len(text) > printed:
-                yield text[printed:]
-            printed = len(text)
-        stats["new_tokens"] = len(out)
+        try:
+            for token_id in ids:
+                if not out:
+                    stats["first_token_s"] = time.perf_counter() - stats["start"]
+                out.append(token_id)
+                stats["new_tokens"] = len(out)
+                text = self.tokenizer.decode(out, skip_special_tokens=True, clean_up_tokenization_spaces=False)
+                if text.endswith("\ufffd"):
+                    continue
+                if len(text) > printed:
+                    yield text[printed:]
+                printed = len(text)
+        finally:
+            close = getattr(ids, "close", None)
+            if close:
+                close()  # stops the model's thread when we stop early
         if len(text) > printed:
             yield text[printed:]
 
@@ -425,7 +430,12 @@ class LLMGenerator:
             yield ABSTAIN_TEXT
             yield Draft(ABSTAIN_TEXT, [], True, ev, warnings)
             return
-        plan = self.builder.build(question, hits)
+        try:
+            plan = self.builder.build(question, hits)
+        except Exception as exc:  # e.g. a chat template that rejects our messages
+            yield from self._fallback(question, hits, warnings, f"the prompt for {self.model_name!r} could not be built "
+                                      f"({type(exc).__name__}: {_one_line(exc, 160)})")
+            return
         warnings += plan.warnings
         if not plan.sources:
             yield ABSTAIN_TEXT
@@ -456,12 +466,7 @@ class LLMGenerator:
                 warnings.append(reason + "; the answer is incomplete")
                 gate.state = "answer"
             else:
-                log.warning(reason)
-                for piece in self.fallback.stream(question, hits):
-                    if isinstance(piece, Draft):
-                        piece.warnings[:0] = warnings + [reason + f"; {_FALLBACK}"]
-                        piece.generator = self.fallback.name
-                    yield piece
+                yield from self._fallback(question, hits, warnings, reason)
                 return
         self._record(stats)
         if gate.state == "abstain":
@@ -483,6 +488,15 @@ class LLMGenerator:
         if not checked.citations:
             warnings.append("the answer cites none of the sources: check it against the retrieved papers")
         yield Draft(text, checked.citations, False, ev, warnings, uncited=checked.uncited, weak=checked.weak)
+
+    def _fallback(self, question: str, hits: Sequence[Hit], warnings: list[str], reason: str) -> Iterator[str | Draft]:
+        """The extractive generator's answer, marked as such, with the reason first among the warnings."""
+        log.warning(reason)
+        for piece in self.fallback.stream(question, hits):
+            if isinstance(piece, Draft):
+                piece.warnings[:0] = warnings + [f"{reason}; {_FALLBACK}"]
+                piece.generator = self.fallback.name
+            yield piece
 
     def _record(self, stats: dict[str, float]) -> None:
         elapsed = time.perf_counter() - stats.pop("start")

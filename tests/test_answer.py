@@ -51,6 +51,7 @@ def test_cites_only_what_answers(assistant):
 
 @pytest.mark.parametrize("question", [
     "What is the capital of France?",
+    "How many GPUs were used to train PIXEL?",  # near miss: the paper is here, the detail is not
     "Which recipe makes the fluffiest sourdough bread?",
 ])
 def test_abstains_when_the_collection_does_not_answer(assistant, question):

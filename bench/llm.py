@@ -47,18 +47,9 @@ BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BENCH_DIR.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-QUESTIONS = [
-    "What attack success rate do the NTK-designed poisons reach?",
-    "How does PIXEL render text to avoid a vocabulary bottleneck?",
-    "What is Matryoshka representation learning?",
-    "How can relative representations enable zero-shot latent space communication?",
-    "What do autoregressive conditional neural processes improve over standard neural processes?",
-    "How does sparse probing find neurons that encode features in language models?",
-    "How does GeneFace synthesize talking faces from audio?",
-    "What does TANGOS regularize in tabular neural networks?",
-    "Why does a projection head help representation learning?",
-    "What factors of variation does ImageNet-X annotate?",
-]
+from run import FALLBACK_QUESTIONS  # noqa: E402  (bench/run.py: stdlib imports only at module level)
+
+QUESTIONS = FALLBACK_QUESTIONS[:10]
 WARMUP = ["Can graph neural networks be trained with forward-only learning?", "Which papers study backdoor attacks?"]
 
 

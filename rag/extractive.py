@@ -55,6 +55,7 @@ class Candidate:
     span: tuple[int, int] | None  # in the abstract; None for metadata lines
     coverage: float
     score: float
+    terms: frozenset[str] = frozenset()  # the sentence's terms plus its paper's title terms
 
 
 @dataclass
@@ -117,9 +118,10 @@ def candidates(question: str, hits: Sequence[Hit], scorer: Scorer) -> list[Candi
                 if (hit.paper_id, text) in seen:
                     continue
                 seen.add((hit.paper_id, text))
-                cov = scorer.coverage(q_terms, scorer.terms(text) | title_terms)
+                terms = frozenset(scorer.terms(text) | title_terms)
+                cov = scorer.coverage(q_terms, terms)
                 span = (base + a, base + b) if passage.span else None
-                out.append(Candidate(hit, text, span, cov, cov + prior))
+                out.append(Candidate(hit, text, span, cov, cov + prior, terms))
     return sorted(out, key=lambda c: -c.score)
 
 
@@ -134,7 +136,7 @@ def evidence(question: str, ranked: list[Candidate], hits: Sequence[Hit], scorer
     content = scorer.question_terms(question, content_only=True)
     if not content:
         return 0.0
-    best = max(scorer.coverage(content, scorer.terms(c.text) | scorer.terms(c.hit.title)) for c in ranked)
+    best = max(scorer.coverage(content, c.terms) for c in ranked)
     top = hits[0].paper
     paper_text = " ".join([top.title, top.abstract, *top.authors, top.award or "", top.presentation or "", top.session or ""])
     paper = scorer.coverage(content, scorer.terms(paper_text))

@@ -222,9 +222,7 @@ def _stemmer():
 
 def bm25_query_tokens(text: str) -> list[str]:
     """The query's BM25 terms, tokenized exactly like the indexed chunks."""
-    import bm25s
-
-    return bm25s.tokenize([text], stopwords="en", stemmer=_stemmer(), show_progress=False, return_ids=False)[0]
+    return _bm25_tokenize([text])[0]
 
 
 def build_index(settings: Settings, corpus: Corpus, embedder_factory: Callable[[], Any], rebuild: bool = False,

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run test test-fast bench eval clean-index
+.PHONY: setup browser run test test-fast bench eval clean-index
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,10 +16,15 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-run: setup
-	$(BIN)/rag ask "What attack success rate do the NTK-designed poisons reach?"
+# Headless Chromium + chromedriver for the browser tests of the chat UI (Debian packages, needs root).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; }
 
-test: setup
+run: setup
+	$(BIN)/python app.py $(ARGS)
+
+test: setup browser
 	$(BIN)/python -m pytest -q
 
 test-fast: setup

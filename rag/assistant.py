@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .corpus import Corpus, load_corpus
 from .errors import IndexMissingError, QuestionError, SettingsError
@@ -16,7 +16,10 @@ from .extractive import Draft, ExtractiveGenerator
 from .index import BuildReport, Index, build_index, is_current, open_index
 from .retrieve import Filters, Retriever
 from .settings import Settings, load_settings
-from .types import Answer, Hit
+from .types import Answer, Hit, Paper
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +169,21 @@ class Assistant:
             answer = piece
         assert isinstance(answer, Answer)
         return answer
+
+    def papers(self) -> dict[str, Paper]:
+        """Every indexed paper by id (title, abstract, authors, pages, presentation, award ...)."""
+        return self.loaded_index.papers
+
+    def paper(self, paper_id: str) -> Paper:
+        """One indexed paper; KeyError-free: an unknown id is a `QuestionError` naming it."""
+        try:
+            return self.loaded_index.papers[paper_id]
+        except KeyError:
+            raise QuestionError(f"no paper with id {paper_id!r} in the index") from None
+
+    def embed(self, texts: list[str]) -> "np.ndarray":
+        """Unit-length vectors of `texts` from the index's embedder (one row per text)."""
+        return self._get_embedder().embed(list(texts))
 
     def close(self) -> None:
         with self._lock:

@@ -10,6 +10,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from .conversation import retrieval_query
 from .corpus import Corpus, load_corpus
 from .errors import IndexMissingError, QuestionError, SettingsError
 from .extractive import Draft, ExtractiveGenerator
@@ -138,11 +139,19 @@ class Assistant:
         return self.retriever.search(query, k=k, mode=settings.retriever, filters=filters, settings=settings)
 
     def ask_stream(self, question: str, **options: Any) -> Iterator[str | Answer]:
-        """Yields the answer text as it is written, then the finished `Answer`."""
+        """Yields the answer text as it is written, then the finished `Answer`.
+
+        `history` (earlier turns, oldest first: Answers, (question, answer) pairs or dicts; see
+        rag.conversation) shapes the retrieval query of a follow-up question; the generator still
+        answers the question as asked. `Answer.query` records what was retrieved with.
+        """
         started = time.perf_counter()
-        settings, filters = self._per_call(dict(options))
+        options = dict(options)
+        history = options.pop("history", None)
+        settings, filters = self._per_call(options)
         question = self._check_question(question, settings)
-        hits = self.retriever.search(question, k=settings.top_k, mode=settings.retriever, filters=filters, settings=settings)
+        query = retrieval_query(question, history) if history else question
+        hits = self.retriever.search(query, k=settings.top_k, mode=settings.retriever, filters=filters, settings=settings)
         retrieved = time.perf_counter()
         generator, warnings = self._generator(settings)
         draft: Draft | None = None
@@ -160,7 +169,7 @@ class Assistant:
         yield Answer(question=question, text=draft.text, citations=tuple(draft.citations), abstained=draft.abstained,
                      generator=draft.generator or getattr(generator, "name", "extractive"), timings=timings, hits=tuple(hits),
                      warnings=tuple(warnings + draft.warnings), evidence=draft.evidence,
-                     uncited=tuple(draft.uncited), weak=tuple(draft.weak))
+                     uncited=tuple(draft.uncited), weak=tuple(draft.weak), query=query)
 
     def ask(self, question: str, **options: Any) -> Answer:
         """Answer a question from the indexed abstracts, with numbered citations, or abstain."""

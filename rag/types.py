@@ -130,10 +130,12 @@ class Answer:
     evidence: float | None = None
     uncited: tuple[str, ...] = ()  # sentences of the answer that cite no source
     weak: tuple[str, ...] = ()  # cited sentences that their passages barely cover (rag.citations.WEAK_SUPPORT)
+    query: str | None = None  # what retrieval searched with: the question, plus earlier turns for a follow-up (rag.conversation)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
+            "query": self.query if self.query is not None else self.question,
             "text": self.text,
             "abstained": self.abstained,
             "generator": self.generator,

@@ -1,0 +1,194 @@
+"""Follow-up questions: earlier turns of a chat shape the retrieval query of the next one.
+
+    from rag.conversation import retrieval_query
+    retrieval_query("What dataset did they use?", [earlier_answer])
+    # -> "What dataset did they use? | What attack success rate ...? | Few-shot Backdoor Attacks via Neural Tangent Kernels"
+
+A question that leans on earlier turns ("it", "they", "that paper", "what about ...", or too few
+content words to stand alone, like "Which datasets?") is retrieved together with the previous
+question and the titles of the papers the chat cited most recently, so the retrievers find the
+paper the user is talking about. A self-contained question is left alone: the previous paper must
+not crowd out a new topic. Only retrieval uses this; the answer is written for the user's words.
+
+History items (oldest first) may be `Answer` objects (they carry their question and citations),
+`(question, answer)` pairs whose answer is an `Answer`, a dict or text, or dicts with "question"
+and "citations" ([{"title": ...}]) or "titles" — the JSON of `Answer.to_dict()` works as is.
+Pure functions, no model and no index: cheap enough to run on every question.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Iterable, Sequence
+
+from .errors import QuestionError
+
+# Turns looked back through for the papers being talked about.
+LOOKBACK = 3
+# Titles added to the query at most (the most recently cited first).
+MAX_TITLES = 3
+# A question with at most this many content words and no name in it cannot stand alone.
+MAX_BARE_WORDS = 1
+
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
+# Pronouns that point back at something said before.
+_PRONOUNS = frozenset("they them their theirs its he she his her hers him".split())
+# "it" is also a dummy subject ("is it possible", "makes it cheaper"): it counts only in short questions.
+_WEAK_PRONOUNS = frozenset({"it", "it's", "it’s"})
+# "does it", "did it" ... point back, unless "is it possible/true ...".
+_AUXILIARIES = frozenset("does did do is was can could would will has had".split())
+_DUMMY_IT = frozenset("possible true necessary feasible better worth known the a an".split())
+# A question that asks for papers on a topic starts a new search, however short.
+_NEW_SEARCH = re.compile(r"\b(which|what|any|all|list|find|some|other)\s+(\w+\s+)?(papers?|works?|studies|articles?|posters?)\b"
+                         r"|^\s*(papers?|works?|studies)\s+(about|on|that|using|with)\b", re.I)
+# "this/that/these/those/the same/the above" + one of these nouns points back too ("that method").
+_DETERMINERS = frozenset("this that these those same above former latter previous aforementioned said".split())
+_REFERENT_NOUNS = frozenset("""
+paper papers work works method methods model models approach approaches technique techniques study studies
+one ones result results dataset datasets benchmark benchmarks algorithm algorithms framework frameworks
+architecture architectures idea ideas system systems attack attacks defense defenses author authors
+experiment experiments setting settings task tasks network networks loss article articles
+""".split())
+# Openers of a follow-up ("what about robustness?", "and the code?", "tell me more").
+_OPENERS = re.compile(r"^\s*(what|how)\s+about\b|^\s*(and|also|so)\b|^\s*tell\s+me\s+more\b|^\s*(more|anything)\s+else\b"
+                      r"|^\s*what\s+else\b|^\s*(why|how)\s*\??\s*$", re.I)
+# Words that carry no topic of their own.
+_STOP = frozenset("""
+a an the of in on for to from by with without at as into over under and or but not no nor if so than then
+what which who whom whose how why when where whether is are was were be been being do does did done has have had
+can could would should will shall may might must there here about also more most some any all each other such
+very just only own same i me my we our you your it its it's they them their this that these those
+paper papers work study use used uses using show shows report reported get got much many kind tell give
+""".split())
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier turn, reduced to what retrieval needs."""
+
+    question: str
+    titles: tuple[str, ...] = ()
+
+
+def _titles_of(answer: Any) -> tuple[str, ...]:
+    if answer is None or isinstance(answer, str):
+        return ()
+    if isinstance(answer, dict):
+        if answer.get("abstained"):
+            return ()
+        cited = answer.get("titles") or [c.get("title") for c in answer.get("citations") or () if isinstance(c, dict)]
+        return tuple(str(t) for t in cited if t)
+    if getattr(answer, "abstained", False):
+        return ()
+    return tuple(c.title for c in getattr(answer, "citations", ()) or ())
+
+
+def to_turn(item: Any) -> Turn | None:
+    """A history item as a Turn; None for an item that says nothing usable (e.g. an empty question)."""
+    if isinstance(item, Turn):
+        return item
+    if isinstance(item, (tuple, list)) and len(item) == 2:
+        question, answer = item
+    elif isinstance(item, dict):
+        question, answer = item.get("question"), item
+    elif hasattr(item, "question") and hasattr(item, "citations"):  # an Answer
+        question, answer = item.question, item
+    else:
+        raise QuestionError(f"a history item must be an Answer, a (question, answer) pair or a dict with 'question'; got {type(item).__name__}")
+    question = " ".join(str(question or "").split())
+    titles = tuple(dict.fromkeys(_titles_of(answer)))
+    return Turn(question, titles) if question or titles else None
+
+
+def content_words(question: str) -> list[str]:
+    """The question's words that carry a topic (stop words and question words removed)."""
+    return [w for w in _WORD.findall(question) if _is_content(w)]
+
+
+def _is_content(word: str) -> bool:
+    return word.lower() not in _STOP and len(word) > 1
+
+
+def _is_name(word: str, position: int) -> bool:
+    """An acronym, CamelCase, a digit, or a capitalized word inside the sentence: a specific term."""
+    return (any(ch.isdigit() for ch in word) or bool(re.search(r"[a-z][A-Z]|[A-Z]{2}", word))
+            or (position > 0 and word[0].isupper() and word.lower() not in _STOP))
+
+
+def _first_reference(words: list[str]) -> int | None:
+    """Position of the first word that points back ("they", "does it", "that method"), or None."""
+    lower = [w.lower() for w in words]
+    content = sum(_is_content(w) for w in words)
+    for i, w in enumerate(lower):
+        nxt = lower[i + 1] if i + 1 < len(lower) else None
+        if w in _PRONOUNS:
+            return i
+        if w in _WEAK_PRONOUNS and ((i > 0 and lower[i - 1] in _AUXILIARIES and nxt not in _DUMMY_IT) or content <= 4):
+            return i
+        if w in _DETERMINERS and (nxt in _REFERENT_NOUNS or nxt is None):
+            return i
+    return None
+
+
+def needs_context(question: str) -> bool:
+    """True when the question leans on earlier turns: a pronoun or "that method" with nothing in the
+    question it could point at, a follow-up opener ("what about ..."), or too few words to stand alone.
+
+    >>> [needs_context(q) for q in ("What dataset did they use?", "Which datasets?", "What about its robustness?")]
+    [True, True, True]
+    >>> [needs_context(q) for q in ("What is GraphMAE?", "Which papers are about diffusion?",
+    ...                             "What accuracy does Sequencer2D-L reach and how many parameters does it have?")]
+    [False, False, False]
+    """
+    words = _WORD.findall(question)
+    if not words:
+        return False
+    if _OPENERS.search(question):
+        return True
+    ref = _first_reference(words)
+    if ref is not None:
+        before = [(w, i) for i, w in enumerate(words[:ref]) if _is_content(w)]
+        # "Who is the first author of the Othello paper, and what was its poster number?": the
+        # pronoun points inside the question when a name or three topic words come before it.
+        antecedent = len(before) >= 3 or any(_is_name(w, i) for w, i in before)
+        # "Which papers have simplicity bias as their main topic?": "their" is the papers searched for.
+        antecedent = antecedent or (words[ref].lower() in {"its", "their"} and bool(_NEW_SEARCH.search(question)))
+        return not antecedent
+    if _NEW_SEARCH.search(question):  # "Which papers are about diffusion?" starts a new topic
+        return False
+    content = [(w, i) for i, w in enumerate(words) if _is_content(w)]
+    # "Which datasets?" cannot stand alone; "What is GraphMAE?" and "What is contrastive learning?" can.
+    return not content or (len(content) <= MAX_BARE_WORDS and not any(_is_name(w, i) for w, i in content))
+
+
+def turns(history: Iterable[Any] | None) -> list[Turn]:
+    """History items as Turns, oldest first (unusable items dropped)."""
+    return [t for t in (to_turn(item) for item in history or ()) if t is not None]
+
+
+def retrieval_query(question: str, history: Sequence[Any] | None) -> str:
+    """The text to retrieve with: the question, plus the previous question and the recently cited
+    titles when the question leans on earlier turns; the question itself otherwise.
+
+    >>> retrieval_query("Who wrote it?", [("What does PIXEL reconstruct?", {"titles": ["Language Modelling with Pixels"]})])
+    'Who wrote it? | What does PIXEL reconstruct? | Language Modelling with Pixels'
+    >>> retrieval_query("What does GraphMAE mask?", [("What does PIXEL reconstruct?", {"titles": ["Language Modelling with Pixels"]})])
+    'What does GraphMAE mask?'
+    """
+    past = turns(history)
+    if not past or not needs_context(question):
+        return question
+    titles: list[str] = []
+    for turn in reversed(past[-LOOKBACK:]):  # the most recent turn that cited something
+        if turn.titles:
+            titles = list(turn.titles[:MAX_TITLES])
+            break
+    parts = [question]
+    previous = past[-1].question
+    if previous and previous != question:
+        parts.append(previous)
+    parts += [t for t in titles if t not in parts]
+    return " | ".join(parts)
+
+
+__all__ = ["Turn", "to_turn", "turns", "needs_context", "content_words", "retrieval_query"]

@@ -1,0 +1,117 @@
+"""Follow-up questions: which questions lean on earlier turns, the retrieval query built for them, and
+real retrieval on the full corpus finding a follow-up's paper only with the history."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rag import Answer, QuestionError
+from rag.conversation import needs_context, retrieval_query, turns
+
+NTK_Q = "What attack success rate do the NTK-designed poisons reach?"
+NTK = "Few-shot Backdoor Attacks via Neural Tangent Kernels"
+PIXEL_Q = "What does PIXEL reconstruct during pretraining instead of predicting tokens?"
+PIXEL = "Language Modelling with Pixels"
+AWARD_Q = "Which poster won an Outstanding Paper award?"
+AWARD = "Rethinking the Expressive Power of GNNs via Graph Biconnectivity"
+
+
+@pytest.mark.parametrize("question", [
+    "What dataset did they use?", "Who wrote it?", "Does it beat BERT?", "Which paper proposes that method?",
+    "What does this paper propose?", "What about its robustness to orthographic attacks?", "And the code?",
+    "Tell me more", "Which datasets?", "Who are the authors?", "Which poster session was it in?",
+    "How does it compare with GPT-3 on SuperGLUE and what compute does it need for pretraining?",
+])
+def test_questions_that_lean_on_earlier_turns(question):
+    assert needs_context(question)
+
+
+@pytest.mark.parametrize("question", [
+    NTK_Q, PIXEL_Q, AWARD_Q, "What is GraphMAE?", "What is contrastive learning?", "Which papers are about diffusion?",
+    "Is it possible to detect backdoors without clean data?", "Which paper shows that transformers generalize?",
+    "Who is the first author of the Othello world-representation paper, and what was its poster number?",
+    "Which papers have simplicity bias as their main topic?", "",
+])
+def test_self_contained_questions_are_left_alone(question):
+    assert not needs_context(question)
+    assert retrieval_query(question, [(PIXEL_Q, {"titles": [PIXEL]})]) == question
+
+
+def test_eval_questions_are_almost_all_self_contained():
+    """The 183 held-out questions were written to stand alone: at most a few may look like follow-ups."""
+    from pathlib import Path
+
+    questions = [json.loads(line)["question"] for path in sorted((Path(__file__).resolve().parent.parent / "eval" / "questions").glob("*.jsonl"))
+                 for line in path.read_text().splitlines() if line.strip()]
+    assert len(questions) > 150
+    assert sum(needs_context(q) for q in questions) <= 0.03 * len(questions)
+
+
+def test_query_adds_the_previous_question_and_the_cited_titles():
+    history = [("What is GraphMAE?", {"titles": ["GraphMAE"]}), (PIXEL_Q, {"citations": [{"title": PIXEL}, {"title": PIXEL}]})]
+    assert retrieval_query("Who wrote it?", history) == f"Who wrote it? | {PIXEL_Q} | {PIXEL}"
+    assert retrieval_query("Who wrote it?", []) == "Who wrote it?"
+    assert retrieval_query("Who wrote it?", None) == "Who wrote it?"
+
+
+def test_an_abstained_turn_adds_its_question_and_the_titles_cited_before_it():
+    history = [(PIXEL_Q, {"titles": [PIXEL]}), ("How many GPUs were used?", {"abstained": True, "citations": []})]
+    assert retrieval_query("Who wrote it?", history) == f"Who wrote it? | How many GPUs were used? | {PIXEL}"
+
+
+def test_history_items_in_every_documented_form(assistant):
+    first = assistant.ask(PIXEL_Q)
+    as_json = json.loads(json.dumps(first.to_dict()))
+    forms = [[first], [(PIXEL_Q, first)], [as_json], [{"question": PIXEL_Q, "titles": [PIXEL]}], [(PIXEL_Q, as_json)]]
+    assert {turns(f)[0].titles for f in forms} == {(PIXEL,)}
+    assert {retrieval_query("Who wrote it?", f) for f in forms} == {f"Who wrote it? | {PIXEL_Q} | {PIXEL}"}
+    with pytest.raises(QuestionError, match="history item"):
+        turns([42])
+
+
+@pytest.mark.parametrize("first_q, gold, follow_up", [
+    (PIXEL_Q, PIXEL, "What about its robustness to orthographic attacks?"),
+    (PIXEL_Q, PIXEL, "Which languages did they evaluate it on?"),
+    (AWARD_Q, AWARD, "What metric does it introduce?"),
+    (NTK_Q, NTK, "Which poster session was it in?"),
+])
+def test_follow_up_finds_its_paper_only_with_the_history(assistant, first_q, gold, follow_up):
+    first = assistant.ask(first_q)
+    assert first.citations[0].title == gold
+    alone = assistant.ask(follow_up)
+    assert alone.hits[0].title != gold, "without the history the follow-up is about nothing in particular"
+    answer = assistant.ask(follow_up, history=[first])
+    assert answer.question == follow_up, "the question shown and answered stays the user's words"
+    assert answer.query != follow_up and gold in answer.query
+    assert answer.to_dict()["query"] == answer.query
+    assert answer.hits[0].title == gold
+    assert not answer.abstained and answer.citations[0].title == gold
+
+
+def test_follow_up_answer_quotes_the_fact_asked_for(assistant):
+    first = assistant.ask(PIXEL_Q)
+    answer = assistant.ask("What about its robustness to orthographic attacks?", history=[first])
+    assert "orthographic attacks" in answer.text and "[1]" in answer.text
+
+
+def test_a_new_topic_after_a_chat_is_retrieved_on_its_own(assistant):
+    history = [assistant.ask(NTK_Q)]
+    alone = assistant.ask(PIXEL_Q)
+    with_history = assistant.ask(PIXEL_Q, history=history)
+    assert with_history.query == PIXEL_Q
+    assert [h.paper_id for h in with_history.hits] == [h.paper_id for h in alone.hits]
+    assert with_history.text == alone.text
+
+
+def test_history_streams_like_ask(assistant):
+    first = assistant.ask(PIXEL_Q)
+    pieces = list(assistant.ask_stream("Which languages did they evaluate it on?", history=[first]))
+    final = pieces[-1]
+    assert isinstance(final, Answer) and "".join(pieces[:-1]) == final.text
+    assert final.hits[0].title == PIXEL
+
+
+def test_answer_query_is_the_question_without_history(assistant):
+    answer = assistant.ask(NTK_Q)
+    assert answer.query == NTK_Q and answer.to_dict()["query"] == NTK_Q

@@ -18,8 +18,6 @@ See bench/README.md for what each figure means.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import os
 import platform
@@ -331,22 +329,10 @@ def count_truncation(texts: list[str], model_dir: Path, window: int) -> dict[str
 
 
 def baseline_build(papers: list, model_dir: str, chroma_dir: Path) -> tuple[Any, float, int]:
-    """The pipeline a user would write with llama-index; returns (index, seconds, nodes)."""
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-    from llama_index.core import Document, StorageContext, VectorStoreIndex
-    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
-    from llama_index.vector_stores.chroma import ChromaVectorStore
+    """The pipeline a user would write with llama-index (eval/baseline.py, also scored by `rag eval`)."""
+    from eval.baseline import build_baseline
 
-    started = time.perf_counter()
-    embed_model = HuggingFaceEmbedding(model_name=model_dir)
-    client = chromadb.PersistentClient(path=str(chroma_dir), settings=ChromaSettings(anonymized_telemetry=False))
-    collection = client.get_or_create_collection("papers")
-    storage = StorageContext.from_defaults(vector_store=ChromaVectorStore(chroma_collection=collection))
-    docs = [Document(text=p.title + "\n" + p.abstract) for p in papers]
-    index = VectorStoreIndex.from_documents(docs, storage_context=storage, embed_model=embed_model)
-    seconds = time.perf_counter() - started
-    return index, seconds, collection.count()
+    return build_baseline(papers, model_dir, chroma_dir)
 
 
 def section_baseline(workdir: Path, runs: int) -> dict[str, Any]:
@@ -355,16 +341,15 @@ def section_baseline(workdir: Path, runs: int) -> dict[str, Any]:
     import llama_index.core  # noqa: F401
     import sentence_transformers  # noqa: F401
     import torch  # noqa: F401
-    from llama_index.core import Settings as LlamaSettings
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding  # noqa: F401
     from llama_index.vector_stores.chroma import ChromaVectorStore  # noqa: F401
 
+    from eval.baseline import disable_llm
     from rag.corpus import load_corpus
     from rag.embedding import resolve_model
     from rag.settings import Settings
 
-    with contextlib.redirect_stdout(io.StringIO()):  # it prints "LLM is explicitly disabled"
-        LlamaSettings.llm = None  # never the OpenAI default
+    disable_llm()  # never the OpenAI default
     model_dir = str(resolve_model(MINILM))
     papers = load_corpus(Settings().corpus_paths).papers  # parsing is ours; the baseline gets it for free
     builds, index, nodes = [], None, 0

@@ -1,31 +1,26 @@
-"""Run question files through the assistant and score retrieval, answers, citations, abstention.
+"""Questions in, scored rows out: question files, per-question scoring, aggregation with intervals.
 
 Question files are JSONL, one object per line:
     {"id", "type", "question", "gold_titles": [...], "answer", "key_facts": [...]}
 Gold papers are named by exact title (or `gold_ids`); type "unanswerable" has no gold.
+Which questions each metric averages over is stated in `aggregate` (and the README).
 """
 from __future__ import annotations
 
 import json
-import statistics
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from rag import Assistant
-from rag.corpus import normalize_title, paper_id_for
-from rag.errors import RagError
+from rag.citations import MARKER, answer_sentences
+from rag.corpus import paper_id_for
 
 from . import metrics as M
+from .config import EvalError
 
 TYPES = ("factoid", "which_paper", "multi_paper", "metadata", "unanswerable")
 EVAL_DIR = Path(__file__).resolve().parent
 DEFAULT_FILES = {"dev": EVAL_DIR / "questions" / "dev.jsonl", "test": EVAL_DIR / "questions" / "test.jsonl"}
-
-
-class EvalError(RagError):
-    """A question file or an eval option is invalid."""
 
 
 @dataclass
@@ -87,24 +82,69 @@ def load_questions(path: Path, known_ids: Iterable[str] | None = None) -> list[Q
     return out
 
 
-def score_question(q: Question, ranked: list[str], answer: Any | None) -> dict[str, Any]:
-    """Every metric of one question (answer may be None for retrieval-only runs)."""
+RETRIEVAL = ("hit@1", "hit@5", "recall@5", "recall@10", "mrr", "ndcg@10")
+ANSWER = ("key_fact_recall", "token_f1", "rouge_l", "semantic_similarity",
+          "citation_precision", "citation_recall", "passage_precision", "sentence_recall")
+JUDGE = ("correctness", "groundedness")
+
+
+def plain(text: str) -> str:
+    """Answer text without its [n] markers (for similarity with the reference)."""
+    return " ".join(MARKER.sub(" ", text).split())
+
+
+def score_question(q: Question, ranked: list[str], answer: Any | None = None, *, search_ms: float | None = None,
+                   similarity: float | None = None, judgment: dict[str, Any] | None = None,
+                   terms: Callable[[str], set[str]] = M.content_terms, weight: Callable[[str], float] = lambda t: 1.0) -> dict[str, Any]:
+    """Every metric of one question. `answer` is a rag.Answer (None: retrieval only); `similarity` the
+    embedder cosine of answer and reference; `terms`/`weight` the support measure's tokenizer and idf."""
     gold = set(q.gold_ids)
-    row: dict[str, Any] = {"id": q.id, "type": q.type, "question": q.question, "ranked": ranked[:10]}
+    row: dict[str, Any] = {"id": q.id, "type": q.type, "question": q.question, "gold": q.gold_ids, "ranked": ranked[:10]}
+    if search_ms is not None:
+        row["search_ms"] = search_ms
     if not q.unanswerable:
         row.update({"hit@1": M.hit_at_k(ranked, gold, 1), "hit@5": M.hit_at_k(ranked, gold, 5),
                     "recall@5": M.recall_at_k(ranked, gold, 5), "recall@10": M.recall_at_k(ranked, gold, 10),
                     "mrr": M.reciprocal_rank(ranked, gold), "ndcg@10": M.ndcg_at_k(ranked, gold, 10)})
     if answer is not None:
-        cited = [c.paper_id for c in answer.citations]
-        row.update({"abstained": answer.abstained, "evidence": answer.evidence, "cited": cited, "text": answer.text,
-                    "latency_ms": answer.timings.get("total_ms", 0.0)})
-        if not q.unanswerable:
+        by_number = {c.number: c for c in answer.citations}
+        sentences = [(s.text, [f"{by_number[n].title}. {by_number[n].passage}" for n in s.cites if n in by_number])
+                     for s in answer_sentences(answer.text) if terms(MARKER.sub(" ", s.text))]
+        cited = list(dict.fromkeys(c.paper_id for c in answer.citations))
+        row.update({"abstained": answer.abstained, "evidence": answer.evidence, "generator": answer.generator,
+                    "warnings": list(answer.warnings), "text": answer.text, "cited": cited,
+                    "latency_ms": answer.timings.get("total_ms", 0.0),
+                    **{k: answer.timings[k] for k in ("retrieve_ms", "generate_ms", "first_token_ms") if k in answer.timings}})
+        if not q.unanswerable and not answer.abstained:
+            support = M.citation_support(sentences, terms=terms, weight=weight) if sentences else {}
             row.update({"key_fact_recall": M.key_fact_recall(answer.text, q.key_facts) if q.key_facts else None,
+                        "token_f1": M.token_f1(plain(answer.text), q.answer) if q.answer else None,
+                        "rouge_l": M.rouge_l(plain(answer.text), q.answer) if q.answer else None,
+                        "semantic_similarity": similarity if q.answer else None,
                         "citation_precision": M.citation_precision(cited, gold), "citation_recall": M.citation_recall(cited, gold),
-                        "token_f1": M.token_f1(answer.text, q.answer) if q.answer else None,
-                        "rouge_l": M.rouge_l(answer.text, q.answer) if q.answer else None})
+                        "passage_precision": support.get("passage_precision"), "sentence_recall": support.get("sentence_recall")})
+    if judgment:
+        row.update(judgment)
+    row["failures"] = failures(row)
     return row
+
+
+def failures(row: dict[str, Any]) -> list[str]:
+    """What went wrong with one question, in words the report lists."""
+    out = []
+    answerable = row["type"] != "unanswerable"
+    if answerable and row.get("hit@5") == 0.0:
+        out.append("missed retrieval")
+    if "abstained" in row:
+        if answerable and row["abstained"]:
+            out.append("wrong abstention")
+        if not answerable and not row["abstained"]:
+            out.append("missed abstention")
+        if row.get("key_fact_recall") is not None and row["key_fact_recall"] < 1.0:
+            out.append("missing key facts")
+        if row.get("passage_precision") is not None and row["passage_precision"] < 1.0:
+            out.append("unsupported citations")
+    return out
 
 
 def _mean(values: Iterable[Any]) -> float | None:
@@ -112,41 +152,57 @@ def _mean(values: Iterable[Any]) -> float | None:
     return sum(vals) / len(vals) if vals else None
 
 
-def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Mean metrics over the rows (answer metrics over answered rows), abstention over all."""
+def _abstain_f1(rows: list[dict[str, Any]]) -> float:
+    return M.abstention([r["abstained"] for r in rows], [r["type"] == "unanswerable" for r in rows])["f1"]
+
+
+def aggregate(rows: list[dict[str, Any]], resamples: int = 0, seed: int = 0) -> dict[str, Any]:
+    """Means over the rows, with percentile-bootstrap intervals under "ci" when `resamples` > 0.
+
+    Retrieval: answerable questions. Answer and citation metrics: answerable questions that were
+    answered (not abstained); key_fact_recall_all counts abstentions as 0. Abstention: all
+    questions. Latency: every answered or abstained question (ask() total; search_ms separately).
+    """
     answerable = [r for r in rows if r["type"] != "unanswerable"]
-    out: dict[str, Any] = {"questions": len(rows)}
-    for key in ("hit@1", "hit@5", "recall@5", "recall@10", "mrr", "ndcg@10"):
-        out[key] = _mean(r.get(key) for r in answerable)
-    if rows and "abstained" in rows[0]:
-        answered = [r for r in answerable if not r["abstained"]]
-        for key in ("key_fact_recall", "citation_precision", "citation_recall", "token_f1", "rouge_l"):
-            out[key] = _mean(r.get(key) for r in answered)
-        out["key_fact_recall_all"] = _mean((r.get("key_fact_recall") if not r["abstained"] else 0.0) for r in answerable if r.get("key_fact_recall") is not None)
-        ab = M.abstention([r["abstained"] for r in rows], [r["type"] == "unanswerable" for r in rows])
+    out: dict[str, Any] = {"questions": len(rows), "answerable": len(answerable)}
+    samples: dict[str, list[float]] = {}
+    for key in RETRIEVAL:
+        samples[key] = [r[key] for r in answerable if r.get(key) is not None]
+    asked = [r for r in rows if "abstained" in r]
+    if asked:
+        answered = [r for r in answerable if "abstained" in r and not r["abstained"]]
+        out["answered"] = len(answered)
+        for key in ANSWER:
+            samples[key] = [r[key] for r in answered if r.get(key) is not None]
+        samples["key_fact_recall_all"] = [0.0 if r["abstained"] else r["key_fact_recall"] for r in answerable
+                                          if "abstained" in r and (r["abstained"] or r.get("key_fact_recall") is not None)]
+        ab = M.abstention([r["abstained"] for r in asked], [r["type"] == "unanswerable" for r in asked])
         out.update({f"abstain_{k}": v for k, v in ab.items()})
-        lat = sorted(r["latency_ms"] for r in rows)
-        out["latency_p50_ms"] = statistics.median(lat)
-        out["latency_p95_ms"] = lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))]
+        lat = [r["latency_ms"] for r in asked]
+        out["latency_p50_ms"], out["latency_p95_ms"] = M.percentile(lat, 50), M.percentile(lat, 95)
+        out["generators"] = sorted({r["generator"] for r in asked})
+    searched = [r["search_ms"] for r in rows if r.get("search_ms") is not None]
+    if searched:
+        out["search_p50_ms"], out["search_p95_ms"] = M.percentile(searched, 50), M.percentile(searched, 95)
+    judged = [r for r in rows if "judge_ok" in r]
+    if judged:
+        for key in JUDGE:
+            samples[key] = [r[key] for r in judged if r.get(key) is not None]
+        out["judge_unparseable"] = sum(not r["judge_ok"] for r in judged) / len(judged)
+    for key, values in samples.items():
+        out[key] = _mean(values)
+    if resamples:
+        ci = {k: M.bootstrap_ci(v, resamples=resamples, seed=seed) for k, v in samples.items() if v}
+        if asked and len(asked) > 1:
+            ci["abstain_f1"] = M.bootstrap_ci(asked, _abstain_f1, resamples=resamples, seed=seed)
+        out["ci"] = {k: v for k, v in ci.items() if v is not None}
     return out
 
 
-def run(assistant: Assistant, questions: list[Question], retriever: str | None = None, answer: bool = True,
-        progress: Callable[[int, int], None] | None = None, **options: Any) -> dict[str, Any]:
-    """Score every question with one configuration; returns {"rows", "overall", "by_type", "seconds"}."""
-    started = time.perf_counter()
-    opts = dict(options)
-    if retriever:
-        opts["retriever"] = retriever
-    rows = []
-    for i, q in enumerate(questions, 1):
-        hits = assistant.search(q.question, k=10, **opts)
-        ans = assistant.ask(q.question, **opts) if answer else None
-        rows.append(score_question(q, [h.paper_id for h in hits], ans))
-        if progress:
-            progress(i, len(questions))
-    by_type = {t: aggregate([r for r in rows if r["type"] == t]) for t in TYPES if any(r["type"] == t for r in rows)}
-    return {"rows": rows, "overall": aggregate(rows), "by_type": by_type, "seconds": time.perf_counter() - started}
+def by_type(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """aggregate() per question type (no intervals: the groups are small)."""
+    return {t: aggregate([r for r in rows if r["type"] == t]) for t in TYPES if any(r["type"] == t for r in rows)}
 
 
-__all__ = ["EvalError", "Question", "aggregate", "load_questions", "normalize_title", "run", "score_question"]
+__all__ = ["EvalError", "Question", "TYPES", "DEFAULT_FILES", "aggregate", "by_type", "failures", "load_questions",
+           "plain", "score_question"]

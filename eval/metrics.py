@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from typing import Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 
 def hit_at_k(ranked: Sequence[str], gold: set[str], k: int) -> float:
@@ -106,3 +106,113 @@ def rouge_l(prediction: str, reference: str) -> float:
         return 0.0
     precision, recall = lcs / len(p), lcs / len(r)
     return 2 * precision * recall / (precision + recall)
+
+
+# ---- semantic similarity ------------------------------------------------------------------------
+
+def cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    """Cosine of two vectors (the embedder's are unit length, so this is their dot product).
+
+    cosine([1, 0], [1, 0]) -> 1.0;  cosine([1, 0], [0, 1]) -> 0.0
+    """
+    dot = sum(x * y for x, y in zip(a, b))
+    na, nb = math.sqrt(sum(x * x for x in a)), math.sqrt(sum(y * y for y in b))
+    return dot / (na * nb) if na and nb else 0.0
+
+
+# ---- citation support (ALCE-style, lexical) -----------------------------------------------------
+# ALCE (Gao et al., 2023) judges support with an NLI model; none can be downloaded here, so a
+# passage "supports" a sentence when it contains at least SUPPORT_THRESHOLD of the sentence's
+# content terms, weighted by idf (the harness passes the index's stemmer and BM25 idf; the defaults
+# below are plain lowercase words with weight 1). Exact quotes score 1.0; a sentence about
+# something else scores near 0. 0.5 asks that most of the sentence's weight (the rare words:
+# names, numbers, method words) be found in the passage. Its blind spot is paraphrase with other
+# words, which it under-credits: treat a low LLM figure as "check", not "wrong".
+SUPPORT_THRESHOLD = 0.5
+_STOP = frozenset("""a an the and or but of to in on at for with by from as is are was were be been being this that these
+those it its we our they their which who what how does do did has have had not no can will than then also such into
+over under between per via using use used both each more most other some any all there here so if""".split())
+
+
+def content_terms(text: str) -> set[str]:
+    """Lowercase words minus stopwords and citation numbers.  content_terms("The cat [1] sat") -> {"cat", "sat"}"""
+    return {t for t in _tokens(re.sub(r"\[\d+\]", " ", text)) if t not in _STOP}
+
+
+def support(sentence: str, passages: Iterable[str], terms: Callable[[str], set[str]] = content_terms,
+            weight: Callable[[str], float] = lambda t: 1.0) -> float:
+    """Weighted share of the sentence's content terms found in the passages together.
+
+    support("PIXEL renders text as images", ["PIXEL renders text as images."]) -> 1.0
+    support("PIXEL renders text as images", ["We study graphs."]) -> 0.0
+    """
+    wanted = {t: weight(t) for t in terms(sentence)}
+    total = sum(wanted.values())
+    if not total:
+        return 1.0  # nothing to support ("Yes.")
+    found: set[str] = set()
+    for p in passages:
+        found |= terms(p)
+    return sum(w for t, w in wanted.items() if t in found) / total
+
+
+def citation_support(sentences: Sequence[tuple[str, Sequence[str]]], threshold: float = SUPPORT_THRESHOLD,
+                     **kw: Any) -> dict[str, float | None]:
+    """ALCE citation recall and precision over an answer's sentences, each (text, [cited passages]).
+
+    sentence_recall: share of sentences fully supported by the union of their citations (a
+    sentence citing nothing counts as unsupported). passage_precision: share of citations that are
+    relevant: the passage alone supports its sentence, or the union does and removing the passage
+    breaks that support (ALCE's rule). None when there is no sentence / no citation.
+
+    citation_support([("Cats purr", ["Cats purr loudly"]), ("Dogs bark", ["Fish swim"])])
+        -> sentence_recall 0.5, passage_precision 0.5
+    """
+    supported, relevant, cited = 0, 0, 0
+    for text, passages in sentences:
+        passages = list(passages)
+        full = bool(passages) and support(text, passages, **kw) >= threshold
+        supported += full
+        for i, p in enumerate(passages):
+            cited += 1
+            alone = support(text, [p], **kw) >= threshold
+            needed = full and support(text, passages[:i] + passages[i + 1:], **kw) < threshold
+            relevant += alone or needed
+    return {"sentence_recall": supported / len(sentences) if sentences else None,
+            "passage_precision": relevant / cited if cited else None}
+
+
+# ---- uncertainty and latency ----------------------------------------------------------------------
+
+def bootstrap_ci(sample: Sequence[Any], statistic: Callable[[Sequence[Any]], float | None] | None = None,
+                 resamples: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float] | None:
+    """Percentile bootstrap interval of `statistic` (default: the mean) over `sample`, seeded.
+
+    Resamples the items (questions) with replacement `resamples` times; the interval is the
+    (1-level)/2 and (1+level)/2 percentiles of the statistic. None for an empty sample.
+    bootstrap_ci([1.0] * 10) -> (1.0, 1.0)
+    """
+    import numpy as np
+
+    items = [x for x in sample if statistic is not None or x is not None]
+    if not items:
+        return None
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(items), size=(resamples, len(items)))
+    if statistic is None:  # the mean, vectorized
+        stats = np.asarray(items, dtype=float)[idx].mean(axis=1)
+    else:
+        values = [statistic([items[i] for i in row]) for row in idx]
+        stats = np.asarray([v for v in values if v is not None], dtype=float)
+        if not len(stats):
+            return None
+    low, high = np.percentile(stats, [100 * (1 - level) / 2, 100 * (1 + level) / 2])
+    return float(low), float(high)
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100).  percentile([10, 20, 30, 40], 50) -> 20"""
+    vals = sorted(values)
+    if not vals:
+        return None
+    return vals[max(0, math.ceil(q / 100 * len(vals)) - 1)]

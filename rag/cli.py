@@ -143,34 +143,13 @@ def cmd_settings(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """Score question files (default: the dev and test splits) with the configured assistant."""
-    from pathlib import Path
+    """Score question files with each run of a config (default: the configured settings); see eval/runner.py."""
+    from eval.report import readme_table
+    from eval.runner import run_eval
 
-    from eval.harness import DEFAULT_FILES, load_questions, run
-
-    from .assistant import Assistant
-
-    assistant = Assistant(_settings_from(args))
-    files = {Path(f).stem: Path(f) for f in args.questions} if args.questions else DEFAULT_FILES
-    modes = args.retrievers or [assistant.settings.retriever]
-    report: dict[str, Any] = {}
-    for name, path in files.items():
-        questions = load_questions(path, assistant.loaded_index.papers)
-        for mode in modes:
-            result = run(assistant, questions, retriever=mode, answer=not args.retrieval_only)
-            report[f"{name}/{mode}"] = {"overall": result["overall"], "by_type": result["by_type"], "seconds": result["seconds"],
-                                        "rows": result["rows"]}
-    summary = {k: v["overall"] for k, v in report.items()}
-    if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "results.json").write_text(json.dumps(report, indent=1, default=str))
-    keys = ["questions", "hit@1", "hit@5", "mrr", "key_fact_recall", "citation_precision", "abstain_f1", "abstain_false_abstain_rate", "latency_p50_ms"]
-    print("| run | " + " | ".join(keys) + " |")
-    print("|---" * (len(keys) + 1) + "|")
-    for run_name, overall in summary.items():
-        cells = [f"{overall.get(k):.3f}" if isinstance(overall.get(k), float) else str(overall.get(k, "")) for k in keys]
-        print(f"| {run_name} | " + " | ".join(cells) + " |")
+    results = run_eval(questions=args.questions, config=args.config, out=args.out, settings=_settings_from(args),
+                       fresh=args.fresh, judge_model=args.judge_model, progress=not args.quiet)
+    print(readme_table(results))
     return 0
 
 
@@ -200,10 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
 
     p = sub.add_parser("eval", help="score answers on question files (default: eval/questions dev and test)")
-    p.add_argument("--questions", action="append", metavar="FILE", help="a JSONL question file (repeatable)")
-    p.add_argument("--retrievers", nargs="+", choices=["hybrid", "dense", "bm25"], help="retrievers to compare")
-    p.add_argument("--retrieval-only", action="store_true", help="score retrieval only, no answers")
-    p.add_argument("--out", metavar="DIR", help="write results.json here")
+    p.add_argument("--questions", action="append", metavar="FILE", help="a JSONL question file (repeatable; default: dev and test)")
+    p.add_argument("--config", metavar="FILE", help="runs to compare side by side (TOML or JSON, e.g. eval/configs/default.toml)")
+    p.add_argument("--out", metavar="DIR", help="report folder (default: eval/results/<config name>); re-using it resumes")
+    p.add_argument("--fresh", action="store_true", help="score every question again instead of resuming")
+    p.add_argument("--judge-model", metavar="NAME_OR_PATH", help="local model that grades answers 1-5 (optional LLM judge)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     _settings_flags(p)
     p.set_defaults(func=cmd_eval)
 

@@ -616,5 +616,46 @@ def load_llm_generator(settings: Settings, index: Any) -> LLMGenerator | str:
     return generator
 
 
+_COMPLETERS: dict[tuple[str, str, str], tuple[Any, Any, str]] = {}
+_COMPLETE_LOCK = threading.Lock()
+
+
+def complete(settings: Settings, messages: list[dict[str, str]], model: str | None = None, max_new_tokens: int = 32) -> str:
+    """One greedy chat completion with a local model (`model`, else `settings.llm_model`), loaded once per process.
+
+    For tools that need a model's plain text, such as the eval harness's LLM judge. Raises
+    ModelLoadError when the model cannot be loaded and ValueError when the prompt does not fit the
+    model's context (shorten it and retry).
+    """
+    import torch
+
+    from .errors import ModelLoadError
+
+    name = model or settings.llm_model
+    if not name:
+        raise ModelLoadError("no model given: set llm_model (or pass model=)")
+    key = (name, settings.llm_device, settings.llm_dtype)
+    with _COMPLETE_LOCK:
+        if key not in _COMPLETERS:
+            try:
+                _COMPLETERS[key] = load_model(name, settings)
+            except Exception as exc:
+                local_only = os.environ.get("RAG_ALLOW_DOWNLOAD", "") != "1"
+                raise ModelLoadError(f"could not load the model {name!r} ({_reason(exc, name, local_only)})") from None
+        lm, tokenizer, device = _COMPLETERS[key]
+        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True) \
+            if getattr(tokenizer, "chat_template", None) else "\n\n".join(m["content"] for m in messages) + "\n"
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        if len(ids) + max_new_tokens > context_window(lm, tokenizer):
+            raise ValueError(f"the prompt has {len(ids)} tokens; {name!r} reads {context_window(lm, tokenizer)} including the answer")
+        stops = stop_token_ids(lm, tokenizer)
+        pad = getattr(tokenizer, "pad_token_id", None)
+        with torch.inference_mode():
+            x = torch.tensor([ids], dtype=torch.long, device=device)
+            out = lm.generate(input_ids=x, attention_mask=torch.ones_like(x), max_new_tokens=max_new_tokens, do_sample=False,
+                              eos_token_id=stops or None, pad_token_id=pad if pad is not None else (stops or [None])[0])
+        return tokenizer.decode(out[0, len(ids):], skip_special_tokens=True).strip()
+
+
 __all__ = ["LLMGenerator", "PromptBuilder", "PromptPlan", "load_llm_generator", "load_model", "context_window",
-           "stop_token_ids", "neutralize", "render_source", "SUGGESTED_MODEL"]
+           "stop_token_ids", "neutralize", "render_source", "SUGGESTED_MODEL", "complete"]

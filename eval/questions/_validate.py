@@ -1,7 +1,15 @@
 #!/usr/bin/env python3
 """Validate the held-out question set (dev.jsonl / test.jsonl) against the raw seed pages.
 
-Stdlib only. Usage:  python3 _validate.py [--seeds DIR] [--dump]
+Stdlib only, and deliberately independent of rag.corpus (a second parser of the same pages, so a
+parsing bug in the library cannot make a wrong gold title look right).
+
+    python3 eval/questions/_validate.py [--seeds DIR] [--dir DIR] [--dump]
+
+Rules checked (errors): fields and types; gold titles exist exactly; key facts (1-6 words) occur in
+a gold abstract (or, for metadata questions, the listing metadata) and in the reference answer;
+no question copies a run of 6+ consecutive words from a gold abstract (paraphrase rule); at least
+150 items and at least 15% unanswerable. tests/test_eval_questions.py runs it on the shipped files.
 """
 import argparse
 import collections
@@ -12,7 +20,10 @@ import re
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_SEEDS = "/work/shared/seeds"
+# The shipped copy of the listing pages (the same files rag indexes by default).
+DEFAULT_SEEDS = os.path.join(os.path.dirname(os.path.dirname(HERE)), "data", "seeds")
+MIN_ITEMS = 150
+MIN_UNANSWERABLE_SHARE = 0.15
 TYPES = {"factoid", "which_paper", "multi_paper", "metadata", "unanswerable"}
 FIELDS = ["id", "type", "question", "gold_titles", "answer", "key_facts"]
 
@@ -148,24 +159,15 @@ def longest_shared_run(question, text):
     return best
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--seeds", default=DEFAULT_SEEDS)
-    ap.add_argument("--dump", action="store_true", help="print parsed corpus as JSONL and exit")
-    ap.add_argument("--dir", default=HERE, help="folder holding dev.jsonl and test.jsonl")
-    args = ap.parse_args()
-
-    papers = load_corpus(args.seeds)
-    if args.dump:
-        for p in papers:
-            print(json.dumps(p, ensure_ascii=False))
-        return 0
+def validate(files, seeds=DEFAULT_SEEDS, min_items=MIN_ITEMS, out=None):
+    """Check question files {split: path}; returns (errors, warnings). Prints a summary to `out`."""
+    say = (lambda *a: print(*a, file=out)) if out else (lambda *a: None)
+    papers = load_corpus(seeds)
     by_title = collections.defaultdict(list)
     for p in papers:
         by_title[p["title"]].append(p)
     per_page = collections.Counter(p["page"][:3] for p in papers)
-    print("parsed papers per page:", dict(sorted(per_page.items())),
-          "total", len(papers), "unique titles", len(by_title))
+    say("parsed papers per page:", dict(sorted(per_page.items())), "total", len(papers), "unique titles", len(by_title))
 
     errors = []
     warnings = []
@@ -173,8 +175,7 @@ def main():
     counts = collections.Counter()
     pages_used = collections.Counter()
     gold_use = collections.Counter()
-    for split in ("dev", "test"):
-        path = os.path.join(args.dir, split + ".jsonl")
+    for split, path in files.items():
         if not os.path.exists(path):
             errors.append(f"missing {path}")
             continue
@@ -182,11 +183,14 @@ def main():
             for n, line in enumerate(f, 1):
                 if not line.strip():
                     continue
-                where = f"{split}:{n}"
+                where = f"{path}:{n}"
                 try:
                     q = json.loads(line)
                 except json.JSONDecodeError as e:
                     errors.append(f"{where}: bad JSON ({e})")
+                    continue
+                if not isinstance(q, dict):
+                    errors.append(f"{where}: expected a JSON object")
                     continue
                 for k in FIELDS:
                     if k not in q:
@@ -195,7 +199,7 @@ def main():
                     errors.append(f"{where}: extra fields {set(q) - set(FIELDS)}")
                 if any(k not in q for k in FIELDS):
                     continue
-                where = f"{split}:{n} ({q['id']})"
+                where = f"{path}:{n} ({q['id']})"
                 if q["id"] in seen_ids:
                     errors.append(f"{where}: duplicate id")
                 seen_ids.add(q["id"])
@@ -205,6 +209,7 @@ def main():
                 counts[(split, t)] += 1
                 if not isinstance(q["question"], str) or not q["question"].strip():
                     errors.append(f"{where}: empty question")
+                    continue
                 if not isinstance(q["gold_titles"], list) or not isinstance(q["key_facts"], list):
                     errors.append(f"{where}: gold_titles/key_facts must be lists")
                     continue
@@ -233,10 +238,13 @@ def main():
                         gold_use[g] += 1
                 if t == "multi_paper" and not 2 <= len(q["gold_titles"]) <= 5:
                     errors.append(f"{where}: multi_paper needs 2-5 gold titles")
-                for p in golds:  # paraphrase check: no >5-word run copied from a gold abstract
+                for p in golds:  # paraphrase rule: no run of 6+ consecutive words copied from a gold abstract
                     run = longest_shared_run(q["question"], p["abstract"])
                     if len(run) > 5:
-                        warnings.append(f"{where}: question copies {len(run)} words from abstract: {' '.join(run)!r}")
+                        errors.append(f"{where}: question copies {len(run)} consecutive words from the abstract: "
+                                      f"{' '.join(run)!r}; paraphrase it")
+                    elif len(run) == 5:
+                        warnings.append(f"{where}: question shares 5 consecutive words with the abstract: {' '.join(run)!r}")
                 if t == "metadata" and not any(p["page"][:3] in ("000", "001") for p in golds):
                     errors.append(f"{where}: metadata question on a page without metadata")
                 for kf in q["key_facts"]:
@@ -251,30 +259,43 @@ def main():
                             break
                     if not ok:
                         errors.append(f"{where}: key fact {kf!r} not found in gold paper text")
-                # light check on answer containing key facts
+                # the reference answer must state every key fact (token F1 / ROUGE-L compare against it)
                 for kf in q["key_facts"]:
                     if kf.lower() not in q["answer"].lower():
                         errors.append(f"{where}: answer does not contain key fact {kf!r}")
 
     total = sum(counts.values())
-    print("\ncounts per type and split:")
-    print(f"  {'type':14s} {'dev':>5s} {'test':>5s} {'total':>6s}")
+    unanswerable = sum(v for (_, t), v in counts.items() if t == "unanswerable")
+    say("\ncounts per type and split:")
+    say(f"  {'type':14s} " + " ".join(f"{s:>5s}" for s in files) + f" {'total':>6s}")
     for t in sorted(TYPES):
-        d, te = counts[("dev", t)], counts[("test", t)]
-        print(f"  {t:14s} {d:5d} {te:5d} {d + te:6d}")
-    dv = sum(v for (s, _), v in counts.items() if s == "dev")
-    print(f"  {'TOTAL':14s} {dv:5d} {total - dv:5d} {total:6d}")
+        say(f"  {t:14s} " + " ".join(f"{counts[(s, t)]:5d}" for s in files) + f" {sum(counts[(s, t)] for s in files):6d}")
     if total:
-        print(f"  dev share {dv / total:.1%}; unanswerable share "
-              f"{(counts[('dev', 'unanswerable')] + counts[('test', 'unanswerable')]) / total:.1%}")
-    print("gold references per page:", dict(sorted(pages_used.items())),
-          "distinct gold papers:", len(gold_use))
+        say(f"  TOTAL {total}; unanswerable share {unanswerable / total:.1%}")
+    say("gold references per page:", dict(sorted(pages_used.items())), "distinct gold papers:", len(gold_use))
+    if total < min_items:
+        errors.append(f"only {total} items (< {min_items})")
+    if total and unanswerable / total < MIN_UNANSWERABLE_SHARE:
+        errors.append(f"only {unanswerable / total:.1%} of the items are unanswerable (< {MIN_UNANSWERABLE_SHARE:.0%})")
+    return errors, warnings
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", default=DEFAULT_SEEDS)
+    ap.add_argument("--dump", action="store_true", help="print parsed corpus as JSONL and exit")
+    ap.add_argument("--dir", default=HERE, help="folder holding dev.jsonl and test.jsonl")
+    args = ap.parse_args()
+    if args.dump:
+        for p in load_corpus(args.seeds):
+            print(json.dumps(p, ensure_ascii=False))
+        return 0
+    files = {split: os.path.join(args.dir, split + ".jsonl") for split in ("dev", "test")}
+    errors, warnings = validate(files, args.seeds, out=sys.stdout)
     if warnings:
         print(f"\n{len(warnings)} warning(s):")
         for w in warnings:
             print("  -", w)
-    if total < 170:
-        errors.append(f"only {total} items (< 170)")
     if errors:
         print(f"\nFAILED with {len(errors)} error(s):")
         for e in errors:

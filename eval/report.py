@@ -78,14 +78,15 @@ def readme_table(results: dict[str, Any], order: tuple[str, ...] = ("test", "dev
     """Markdown: one row per run, each cell "test / dev" (splits in `order` that exist)."""
     runs = results["runs"]
     splits = [s for s in order if any(s in r for r in runs.values())] or sorted({s for r in runs.values() for s in r})
-    cols = list(HEADLINE) + [("abstain_false_abstain_rate", "wrong abstains"), ("latency_p50_ms", "p50 ms")]
+    cols = list(HEADLINE) + [("abstain_false_abstain_rate", "wrong abstains"), ("latency_p50_ms", "ask p50 ms"),
+                             ("search_p50_ms", "search p50 ms")]
     head = "| run (" + " / ".join(splits) + ") | " + " | ".join(label for _, label in cols) + " |"
     lines = [head, "|---" * (len(cols) + 1) + "|"]
     for name, per_split in runs.items():
         cells = []
         for key, _ in cols:
             vals = [per_split.get(s, {}).get("overall", {}).get(key) for s in splits]
-            if key == "latency_p50_ms":
+            if key.endswith("_ms"):
                 cells.append(" / ".join("–" if v is None else f"{v:.0f}" for v in vals))
             else:
                 cells.append(" / ".join(_f(v, pct=key.endswith("rate")) for v in vals))
@@ -191,7 +192,7 @@ def chart(results: dict[str, Any], split: str, path: Path) -> None:
         bx.bar(tx + (i - (len(runs) - 1) / 2) * width, [v if v is not None else np.nan for v in vals], width, label=n)
     bx.set_xticks(tx, [t if t != "unanswerable" else "unanswerable\n(abstained)" for t in types], rotation=20, ha="right")
     bx.set_ylim(0, 1.05)
-    bx.set_title(f"{split}: hit@1 by question type")
+    bx.set_title(f"{split}: hit@1 by question type (unanswerable: share abstained)", fontsize=10)
     bx.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -60,7 +60,8 @@ def provenance(cfg: EvalConfig, base: Any, files: list[Path], judge: Any, baseli
                        "count": sum(1 for line in f.read_text(encoding="utf-8").splitlines() if line.strip())} for f in files],
         "git": {"commit": _git("rev-parse", "HEAD"), "dirty": bool(status)},
         "packages": {p: version(p) for p in PACKAGES},
-        "machine": {"cpu": cpu, "cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "machine": {"cpu": cpu, "cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
+                    "loadavg_at_end": list(os.getloadavg())},  # other processes' load skews the latency figures
         "judge": {"model": cfg.judge_model, "error": getattr(judge, "error", None)} if judge else {"model": None, "note": "skipped: no judge_model"},
         "baseline": baseline,
     }
@@ -106,7 +107,8 @@ def markdown(results: dict[str, Any], cfg: EvalConfig, questions: dict[str, list
     git = results["git"]
     out = [f"# Eval report ({results['created']})", "",
            f"Config `{cfg.source}`; commit `{(git['commit'] or '?')[:10]}`{' (uncommitted changes)' if git['dirty'] else ''}; "
-           f"{results['machine']['cpu']} x{results['machine']['cpu_count']}; {results['seconds']['total']:.1f} s in all. "
+           f"{results['machine']['cpu']} x{results['machine']['cpu_count']} (load average at the end "
+           f"{results['machine']['loadavg_at_end'][1]:.1f}); {results['seconds']['total']:.1f} s in all. "
            f"Intervals: 95% percentile bootstrap over questions ({cfg.bootstrap} resamples, seed {cfg.seed}). "
            "Metric definitions: README, \"Answer-quality eval\".", "",
            "Runs: " + "; ".join(f"**{s.name}**: {s.describe()}" for s in cfg.runs), "",

@@ -178,7 +178,7 @@ def run_eval(questions: Iterable[str | Path] | None = None, config: str | Path |
                 try:
                     for q in qs:
                         if q.id not in rows_file.done:
-                            scorer = scorer or _scorer(spec, assistants, main, base, judge, baseline_info)
+                            scorer = scorer or _scorer(spec, assistants, base, judge, baseline_info)
                             rows_file.add(scorer(q))
                         bar.update(1)
                 finally:
@@ -198,10 +198,10 @@ def run_eval(questions: Iterable[str | Path] | None = None, config: str | Path |
     return results
 
 
-def _scorer(spec: RunSpec, assistants: dict[str, Assistant], main: Assistant, base: Settings, judge: Any,
+def _scorer(spec: RunSpec, assistants: dict[str, Assistant], base: Settings, judge: Any,
             baseline_info: dict[str, Any]) -> RunScorer:
     if spec.baseline:
-        scorer = RunScorer(spec, None, _baseline(main, base, baseline_info), None)
+        scorer = RunScorer(spec, None, _baseline(base, baseline_info), None)
         scorer.baseline.ranked("warm-up question")
     else:
         scorer = RunScorer(spec, assistants[_akey(spec)], None, judge)
@@ -227,7 +227,7 @@ def _assistants(cfg: EvalConfig, base: Settings) -> dict[str, Assistant]:
     return out
 
 
-def _baseline(main: Assistant, base: Settings, info: dict[str, Any]) -> Any:
+def _baseline(base: Settings, info: dict[str, Any]) -> Any:
     from rag.embedding import resolve_model
 
     from .baseline import Baseline

@@ -88,7 +88,7 @@ class Backend:
         try:
             self._say("checking the index (built on first start: about a minute)")
             report = self.assistant.index()
-            self._say(report.summary() if hasattr(report, "summary") else "index ready")
+            self._say(report.summary())
             self._say("loading the embedder and the retrievers")
             self.assistant.search("warm-up query", k=1)  # opens the index and loads the embedder now, not on the first question
             if self.warm_generator:
@@ -184,14 +184,15 @@ def render_answer(answer: "Answer", turn: int, model: str | None = None) -> str:
     text = esc(answer.text)
     text = _mark_sentences(text, answer.weak, "rag-weak", "Weakly supported: the cited passage barely covers this sentence; check the source")
     text = _mark_sentences(text, answer.uncited, "rag-uncited", "Cites no source")
-    text = _link_markers(text, turn)
+    text = _link_markers(text, turn).replace("\n", "<br>")  # one HTML block: a blank line would end it in Markdown
     hint = '<div class="rag-hint">Click a [n] to read the source.</div>' if answer.citations else ""
     return f'<div class="rag-answer"><div class="rag-text">{text}</div>{warnings}{hint}{foot}</div>'
 
 
 def render_partial(text: str) -> str:
     """The answer while it is being written: plain escaped text and a cursor."""
-    return f'<div class="rag-answer rag-streaming"><div class="rag-text">{esc(text)}<span class="rag-cursor">▍</span></div></div>'
+    shown = esc(text).replace("\n", "<br>")
+    return f'<div class="rag-answer rag-streaming"><div class="rag-text">{shown}<span class="rag-cursor">▍</span></div></div>'
 
 
 def render_error(message: str) -> str:
@@ -200,7 +201,8 @@ def render_error(message: str) -> str:
 
 
 def render_user(question: str) -> str:
-    return f'<div class="rag-question">{esc(question)}</div>'
+    shown = esc(question).replace("\n", "<br>")
+    return f'<div class="rag-question">{shown}</div>'
 
 
 def _page_names(paper: "Paper", labels: dict[str, str]) -> str:
@@ -438,9 +440,9 @@ def build_app(backend: Backend, concurrency: int = 4) -> "gr.Blocks":
             status_box = gr.HTML(backend.status_html(), elem_id="rag-status")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=420):
-                chatbot = gr.Chatbot(value=[], elem_id="rag-chat", height=560, show_label=False, latex_delimiters=[],
+                chatbot = gr.Chatbot(value=[], elem_id="rag-chat", height=640, show_label=False, latex_delimiters=[],
                                      sanitize_html=True, render_markdown=True, feedback_options=None,
-                                     buttons=["copy"], placeholder="Ask about the papers in the collection. "
+                                     buttons=["copy_all"], placeholder="Ask about the papers in the collection. "
                                      "Answers quote the abstracts and cite them as [n].")
                 with gr.Row():
                     message = gr.Textbox(placeholder="Ask a question about the papers …", show_label=False, scale=5,

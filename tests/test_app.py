@@ -28,6 +28,7 @@ import pytest
 
 from rag import Answer, Citation, Hit, Paper
 
+from .conftest import SMALL, write_jsonl
 from .tiny_llm import build_tiny_llm
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,20 +67,20 @@ class Server:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def wait_ready(self, timeout: float = 180) -> None:
-        """Until the page is served and the start-up thread says the index is ready."""
+    def wait_ready(self, timeout: float = 180, expect: str = "[rag] ready") -> None:
+        """Until the page is served and the start-up thread says the index is ready (or says `expect`)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 pytest.fail(f"app.py exited with {self.proc.returncode}:\n{self.log()[-3000:]}")
-            if "[rag] ready" in self.log():
+            if expect in self.log():
                 try:
                     with urllib.request.urlopen(self.url, timeout=5) as r:
                         if r.status == 200:
                             return
                 except OSError:
                     pass
-            if "[rag] error" in self.log():
+            if "[rag] error" in self.log() and "error" not in expect:
                 pytest.fail(f"app.py start-up failed:\n{self.log()[-3000:]}")
             time.sleep(0.25)
         pytest.fail(f"app.py not ready after {timeout} s:\n{self.log()[-3000:]}")
@@ -97,8 +98,8 @@ class Server:
 
 def server_env(full_settings, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_", "GRADIO_"))}
-    env.update(RAG_INDEX_DIR=str(full_settings.resolved_index_dir), RAG_DATA_DIR=str(full_settings.data_dir),
-               GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1", **extra)
+    env.update({"RAG_INDEX_DIR": str(full_settings.resolved_index_dir), "RAG_DATA_DIR": str(full_settings.data_dir),
+                "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **extra})
     return env
 
 
@@ -253,13 +254,14 @@ def test_answer_html_links_markers_escapes_text_and_marks_weak_sentences():
 
     abstract = "First sentence here. We show <script>alert(1)</script> works well. Last one."
     a, b = abstract.index("We show"), abstract.index(" Last")
-    answer = Answer(question="q", text="We show <script>alert(1)</script> works well. [1] It is great. [2]",
+    answer = Answer(question="q", text="We show <script>alert(1)</script> works well. [1]\n\nIt is great. [2]",
                     citations=(Citation(1, "p1", "A <b>bold</b> title", abstract[a:b], (a, b), 0.9),
                                Citation(2, "p1", "A <b>bold</b> title", "Award: Outstanding Paper", None, 0.2)),
                     abstained=False, generator="tiny", timings={"total_ms": 1234.0, "first_token_ms": 56.0}, weak=("It is great.",),
                     query="q | earlier question")
     out = app.render_answer(answer, turn=3)
     assert "<script>" not in out and "&lt;script&gt;" in out
+    assert "\n" not in out, "one HTML block: a blank line would hand the rest to Markdown"
     assert 'href="#cite-3-1"' in out and 'href="#cite-3-2"' in out
     assert '<span class="rag-weak"' in out and "It is great." in out.split('<span class="rag-weak"')[1]
     assert "language model tiny" in out and "1.23 s" in out and "56 ms" in out and "follow-up" in out
@@ -487,3 +489,37 @@ def test_llm_server_needs_the_login_and_offers_both_generators(llm_server, tiny_
     assert json.dumps(by_model)  # plain JSON
     extractive = c.predict(NTK_Q, generator="extractive", api_name="/ask")
     assert extractive["generator"] == "extractive" and extractive["model"] is None and "90%" in extractive["text"]
+
+
+# ---- start-up ------------------------------------------------------------------------------------------
+def test_startup_builds_a_missing_index_with_progress_then_serves(full_settings, tmp_path):
+    corpus = write_jsonl(tmp_path / "small.jsonl", SMALL)
+    env = server_env(full_settings, RAG_CORPUS=str(corpus), RAG_INDEX_DIR=str(tmp_path / "index"))
+    s = Server([], env, tmp_path / "app.log")
+    try:
+        s.wait_ready()
+        log = s.log()
+        assert "[rag] building the index: embedding" in log and "ready: 3 papers" in log and "Traceback" not in log
+        result = client(s).predict("How much cheaper is contrastive training with a memory queue?", api_name="/ask")
+        assert result["citations"][0]["title"] == "Contrastive Pretraining on a Budget"
+    finally:
+        s.stop()
+
+
+def test_startup_failure_is_shown_and_the_server_keeps_serving(full_settings, tmp_path, browser):
+    from gradio_client.exceptions import AppError
+
+    env = server_env(full_settings, RAG_CORPUS=str(tmp_path / "missing.jsonl"), RAG_INDEX_DIR=str(tmp_path / "index"))
+    s = Server([], env, tmp_path / "app.log")
+    try:
+        s.wait_ready(expect="[rag] error")
+        with pytest.raises(AppError, match="corpus path not found"):
+            client(s).predict(NTK_Q, api_name="/ask")
+        driver = browser()
+        driver.get(s.url)
+        wait(driver, lambda d: css(d, "#rag-status") and "Start-up failed" in css(d, "#rag-status")[0].text, what="the start-up error")
+        error = ask(driver, NTK_Q)
+        assert "corpus path not found" in error.text and "rag-error" in error.get_attribute("class")
+        assert s.proc.poll() is None
+    finally:
+        s.stop()

@@ -621,19 +621,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
     backend = Backend(settings, models, warm_generator=None if args.no_warmup or generator != "llm" else models[0])
-    started = backend.start()
+    backend.start()
     demo = build_app(backend, concurrency=max(1, args.concurrency))
-    print(f"[rag] serving on http://{args.host}:{args.port}{' (login required)' if auth else ''}", file=sys.stderr, flush=True)
     try:
         demo.launch(server_name=args.host, server_port=args.port, auth=auth, share=False, inbrowser=False, ssr_mode=False,
                     show_error=False, quiet=True, footer_links=["api"], css=CSS, head=HEAD, theme=theme(),
-                    auth_message="Sign in to ask questions about the indexed papers." if auth else None)
+                    auth_message="Sign in to ask questions about the indexed papers." if auth else None,
+                    prevent_thread_lock=True)
     except OSError as exc:
         print(f"app.py: cannot serve on {args.host}:{args.port} ({exc}); pick another port with --port", file=sys.stderr)
         return 2
+    print(f"[rag] serving on http://{args.host}:{args.port}{' (login required)' if auth else ''}", file=sys.stderr, flush=True)
+    try:
+        demo.block_thread()
     except KeyboardInterrupt:
         pass
-    del started
     return 0
 
 

@@ -193,6 +193,7 @@ def main() -> int:
     print("index: checking (built when missing) ...", flush=True)
     Assistant(Settings(progress=False)).index()
     results: dict = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+                     "load_average_start": os.getloadavg(),
                      "runs": args.runs, "questions": QUESTIONS[:args.questions], "generators": {}}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAG_UI_", "GRADIO_"))}
     env.update(GRADIO_ANALYTICS_ENABLED="False", PYTHONUNBUFFERED="1")
@@ -224,6 +225,7 @@ def main() -> int:
                 "launch_to_answer_s": launches, "launch_to_answer_s_median": statistics.median(launches),
                 "send_to_first_words_ms": first_words, "send_to_first_words_ms_median": statistics.median(first_words),
             }
+    results["load_average_end"] = os.getloadavg()  # other work on the machine slows every figure: compare with the cores
     out = BENCH_DIR / "results" / "ui.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=1))
@@ -232,7 +234,8 @@ def main() -> int:
     for name, r in results["generators"].items():
         print(f"| {name} | {r['launch_to_answer_s_median']:.2f} s (runs {', '.join(f'{x:.2f}' for x in r['launch_to_answer_s'])}) "
               f"| {r['send_to_first_words_ms_median']:.0f} ms (runs {', '.join(f'{x:.0f}' for x in r['send_to_first_words_ms'])}) |")
-    print(f"\nraw runs: {out}")
+    print(f"\nload average at start {results['load_average_start'][0]:.2f}, at end {results['load_average_end'][0]:.2f} "
+          f"({os.cpu_count()} cores); raw runs: {out}")
     return 0
 
 

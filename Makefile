@@ -33,5 +33,8 @@ test-fast: setup
 bench: setup
 	$(BIN)/python bench/run.py
 
+eval: setup
+	$(BIN)/rag eval --config eval/configs/default.toml
+
 clean-index:
 	rm -rf data/index data/cache

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from rag import Settings
-from rag.assistant import _INDEX_SHAPING
+from rag.assistant import INDEX_SHAPING
 from rag.errors import RagError
 
 TOP_KEYS = {"runs", "bootstrap", "seed", "judge_model", "description"}
@@ -53,7 +53,7 @@ class RunSpec:
     @property
     def shaping(self) -> dict[str, Any]:
         """The overrides that change what the index holds."""
-        return {k: v for k, v in self.overrides.items() if k in _INDEX_SHAPING}
+        return {k: v for k, v in self.overrides.items() if k in INDEX_SHAPING}
 
     def describe(self) -> str:
         if self.baseline:

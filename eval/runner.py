@@ -116,9 +116,9 @@ class RunScorer:
 
 
 def _shaping_keys() -> set[str]:
-    from rag.assistant import _INDEX_SHAPING
+    from rag.assistant import INDEX_SHAPING
 
-    return set(_INDEX_SHAPING)
+    return set(INDEX_SHAPING)
 
 
 def _fingerprint(spec: RunSpec, qfile: Path, judge: str | None) -> str:

@@ -24,9 +24,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-# Options that change what the index holds cannot be switched per question.
-_INDEX_SHAPING = {"data_dir", "corpus", "corpus_name", "index_dir", "embed_model", "embed_backend", "device",
-                  "chunk_tokens", "chunk_overlap", "embed_batch_size"}
+# Settings that change what the index holds: they cannot be switched per question (the eval gives
+# runs that change them an index of their own).
+INDEX_SHAPING = frozenset({"data_dir", "corpus", "corpus_name", "index_dir", "embed_model", "embed_backend", "device",
+                           "chunk_tokens", "chunk_overlap", "embed_batch_size"})
 
 
 class Assistant:
@@ -126,7 +127,7 @@ class Assistant:
 
     def _per_call(self, options: dict[str, Any]) -> tuple[Settings, Filters | None]:
         filters = Filters.coerce(options.pop("filters", None))
-        shaping = sorted(set(options) & _INDEX_SHAPING)
+        shaping = sorted(set(options) & INDEX_SHAPING)
         if shaping:
             raise SettingsError(f"{', '.join(shaping)} change(s) the index and cannot be set per question; "
                                 "create Assistant(Settings(...)) with them instead")
@@ -225,4 +226,4 @@ def search(query: str, k: int = 10, **options: Any) -> list[Hit]:
     return default_assistant().search(query, k=k, **options)
 
 
-__all__ = ["Assistant", "ask", "search", "default_assistant", "IndexMissingError"]
+__all__ = ["INDEX_SHAPING", "Assistant", "ask", "search", "default_assistant", "IndexMissingError"]

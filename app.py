@@ -24,6 +24,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
+from rag.citations import MARKER  # the library's [n] pattern: the UI links exactly what the library cites
+
 if TYPE_CHECKING:  # pragma: no cover
     import gradio as gr
 
@@ -42,7 +44,6 @@ EXTRACTIVE_LABEL = "extractive — quoted sentences, no language model"
 ANY = ""  # the "no filter" choice of a dropdown
 # Seconds a question waits for the start-up indexing before it is answered with an error.
 READY_WAIT_S = 600.0
-_MARKER = re.compile(r"\[(\d+(?:\s*[,;\u2013-]\s*\d+)*)\]")
 
 
 # ---- start-up: the shared assistant ----------------------------------------------------------------
@@ -151,10 +152,10 @@ def _link_markers(escaped: str, turn: int) -> str:
     """[n] (and [1, 3], [1-3]) markers in escaped text become links that open source n of this turn."""
     def one(match: re.Match[str]) -> str:
         inner = re.sub(r"\d+", lambda m: f'<a class="rag-cite" href="#cite-{turn}-{m.group(0)}" title="Open source {m.group(0)}">{m.group(0)}</a>',
-                       match.group(1))
+                       match.group(0)[1:-1])
         return f'<span class="rag-marker">[{inner}]</span>'
 
-    return _MARKER.sub(one, escaped)
+    return MARKER.sub(one, escaped)
 
 
 def _mark_sentences(escaped: str, sentences: Sequence[str], css: str, title: str) -> str:
@@ -245,7 +246,7 @@ def render_source(answer: "Answer", number: int, paper: "Paper", labels: dict[st
 
 def _quoted_parts(text: str) -> list[str]:
     """The stretches of answer text between citation markers (what an extractive answer quotes)."""
-    return [part.strip() for part in _MARKER.split(text) if part and len(part.strip()) > 20]
+    return [part.strip() for part in MARKER.split(text) if part and len(part.strip()) > 20]
 
 
 def _highlight(abstract: str, span: tuple[int, int], quoted: Sequence[str]) -> str:

@@ -20,14 +20,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable
 
@@ -229,27 +227,12 @@ def load_questions() -> tuple[list[str], str]:
 
 
 def machine_info() -> dict[str, Any]:
-    def version(dist: str) -> str | None:
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            return None
+    from eval.report import machine, package_versions
 
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
-        "cpu_count": os.cpu_count(), "cpu_model": cpu, "platform": platform.platform(),
-        "python": platform.python_version(), "torch": version("torch"), "onnxruntime": version("onnxruntime"),
-        "chromadb": version("chromadb"), "llama-index-core": version("llama-index-core"),
-        "llama-index-embeddings-huggingface": version("llama-index-embeddings-huggingface"),
-        "sentence-transformers": version("sentence-transformers"), "transformers": version("transformers"),
-        "bm25s": version("bm25s"), "rag": version("rag"),
+        **machine(),
+        **package_versions(("torch", "onnxruntime", "chromadb", "llama-index-core", "llama-index-embeddings-huggingface",
+                            "sentence-transformers", "transformers", "bm25s", "rag")),
         "loadavg_at_start": list(os.getloadavg()),
     }
 

@@ -55,6 +55,11 @@ class RunSpec:
         """The overrides that change what the index holds."""
         return {k: v for k, v in self.overrides.items() if k in INDEX_SHAPING}
 
+    @property
+    def per_call(self) -> dict[str, Any]:
+        """The overrides passed with each question (everything but the index-shaping ones)."""
+        return {k: v for k, v in self.overrides.items() if k not in INDEX_SHAPING}
+
     def describe(self) -> str:
         if self.baseline:
             return f"baseline {self.baseline} (retrieval only)"

@@ -35,21 +35,31 @@ def _git(*args: str) -> str | None:
         return None
 
 
-def provenance(cfg: EvalConfig, base: Any, files: list[Path], judge: Any, baseline: dict[str, Any]) -> dict[str, Any]:
-    """What makes a run reproducible: config, settings per run, versions, commit, question hashes, machine."""
-    import hashlib
-
+def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
+    """Installed version of each distribution (None when missing)."""
     def version(name: str) -> str | None:
         try:
             return metadata.version(name)
         except metadata.PackageNotFoundError:
             return None
 
+    return {name: version(name) for name in names}
+
+
+def machine() -> dict[str, Any]:
+    """CPU model and count, platform and Python version (also recorded by bench/run.py)."""
     cpu = platform.processor()
     try:
         cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
+    return {"cpu_model": cpu, "cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
+
+
+def provenance(cfg: EvalConfig, base: Any, files: list[Path], judge: Any, baseline: dict[str, Any]) -> dict[str, Any]:
+    """What makes a run reproducible: config, settings per run, versions, commit, question hashes, machine."""
+    import hashlib
+
     status = _git("status", "--porcelain")
     return {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -59,9 +69,8 @@ def provenance(cfg: EvalConfig, base: Any, files: list[Path], judge: Any, baseli
         "questions": [{"path": str(f), "sha256": hashlib.sha256(f.read_bytes()).hexdigest(),
                        "count": sum(1 for line in f.read_text(encoding="utf-8").splitlines() if line.strip())} for f in files],
         "git": {"commit": _git("rev-parse", "HEAD"), "dirty": bool(status)},
-        "packages": {p: version(p) for p in PACKAGES},
-        "machine": {"cpu": cpu, "cpu_count": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
-                    "loadavg_at_end": list(os.getloadavg())},  # other processes' load skews the latency figures
+        "packages": package_versions(),
+        "machine": {**machine(), "loadavg_at_end": list(os.getloadavg())},  # other processes' load skews the latency figures
         "judge": {"model": cfg.judge_model, "error": getattr(judge, "error", None)} if judge else {"model": None, "note": "skipped: no judge_model"},
         "baseline": baseline,
     }
@@ -107,7 +116,7 @@ def markdown(results: dict[str, Any], cfg: EvalConfig, questions: dict[str, list
     git = results["git"]
     out = [f"# Eval report ({results['created']})", "",
            f"Config `{cfg.source}`; commit `{(git['commit'] or '?')[:10]}`{' (uncommitted changes)' if git['dirty'] else ''}; "
-           f"{results['machine']['cpu']} x{results['machine']['cpu_count']} (load average at the end "
+           f"{results['machine']['cpu_model']} x{results['machine']['cpu_count']} (load average at the end "
            f"{results['machine']['loadavg_at_end'][1]:.1f}); {results['seconds']['total']:.1f} s in all. "
            f"Intervals: 95% percentile bootstrap over questions ({cfg.bootstrap} resamples, seed {cfg.seed}). "
            "Metric definitions: README, \"Answer-quality eval\".", "",

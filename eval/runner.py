@@ -91,7 +91,7 @@ class RunScorer:
 
             terms = TermScorer(assistant.loaded_index)  # the index's stemmer and BM25 idf, as rag.citations uses
             self.terms, self.weight = terms.terms, terms.idf
-        self.options = {k: v for k, v in spec.overrides.items() if k not in _shaping_keys()}
+        self.options = spec.per_call
 
     def __call__(self, q: H.Question) -> dict[str, Any]:
         if self.baseline is not None:
@@ -113,12 +113,6 @@ class RunScorer:
             judgment = self.judge.grade(q.question, q.answer, answer.text, [c.passage for c in answer.citations])
         return H.score_question(q, ranked, answer, search_ms=search_ms, similarity=similarity, judgment=judgment,
                                 terms=self.terms, weight=self.weight)
-
-
-def _shaping_keys() -> set[str]:
-    from rag.assistant import INDEX_SHAPING
-
-    return set(INDEX_SHAPING)
 
 
 def _fingerprint(spec: RunSpec, qfile: Path, judge: str | None) -> str:
@@ -219,7 +213,7 @@ def _assistants(cfg: EvalConfig, base: Settings) -> dict[str, Assistant]:
     for spec in cfg.runs:
         if spec.baseline or _akey(spec) in out:
             continue
-        shaped = {k: v for k, v in spec.shaping.items()}
+        shaped = spec.shaping
         own = index_dir_for(spec, base)
         if own is not None:
             shaped["index_dir"] = own

@@ -22,6 +22,7 @@ import re
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from rag.citations import MARKER  # the library's [n] pattern: the UI links exactly what the library cites
@@ -484,77 +485,15 @@ def build_app(backend: Backend, concurrency: int = 4) -> "gr.Blocks":
     return demo
 
 
-HEAD = """
-<script>
-document.addEventListener('click', function (event) {
-  var link = event.target && event.target.closest ? event.target.closest('a.rag-cite') : null;
-  if (!link) return;
-  event.preventDefault();
-  event.stopPropagation();
-  var href = link.getAttribute('href') || '';
-  window.ragCiteKey = href.replace(/^.*#/, '');
-  var button = document.getElementById('rag-cite-open');
-  if (button) button.click();
-  var panel = document.getElementById('rag-sources');
-  if (panel && panel.scrollIntoView && window.innerWidth < 900) panel.scrollIntoView({behavior: 'smooth'});
-}, true);
-</script>
-"""
+ASSETS = Path(__file__).resolve().parent / "assets"
 
-CSS = """
-.rag-hidden { display: none !important; }
-.rag-header { align-items: center; }
-.rag-brand { font-size: 1.15rem; color: var(--body-text-color-subdued); padding: 4px 0; }
-.rag-logo { font-weight: 700; font-size: 1.35rem; color: var(--color-accent); margin-right: 4px; letter-spacing: -0.02em; }
-.rag-status { font-size: 0.85rem; text-align: right; padding: 4px 0; color: var(--body-text-color-subdued); }
-.rag-status-busy { color: #b45309; }
-.rag-status-error { color: #b91c1c; font-weight: 600; }
-.rag-spinner { display: inline-block; width: 10px; height: 10px; margin-right: 6px; border: 2px solid currentColor;
-  border-right-color: transparent; border-radius: 50%; animation: rag-spin 0.8s linear infinite; vertical-align: -1px; }
-@keyframes rag-spin { to { transform: rotate(360deg); } }
-.rag-answer { line-height: 1.55; }
-.rag-text { white-space: normal; }
-.rag-marker { white-space: nowrap; font-size: 0.85em; vertical-align: 1px; }
-a.rag-cite { font-weight: 700; color: var(--color-accent) !important; text-decoration: none !important; padding: 0 2px;
-  border-radius: 4px; cursor: pointer; }
-a.rag-cite:hover { background: var(--color-accent-soft); }
-.rag-weak { text-decoration: underline dotted #d97706; text-decoration-thickness: 2px; text-underline-offset: 3px; cursor: help; }
-.rag-uncited { background: rgba(217, 119, 6, 0.08); border-radius: 3px; cursor: help; }
-.rag-footer { margin-top: 8px; font-size: 0.78rem; color: var(--body-text-color-subdued); }
-.rag-gen { font-weight: 600; }
-.rag-hint { margin-top: 6px; font-size: 0.78rem; color: var(--body-text-color-subdued); }
-.rag-warning { margin-top: 6px; font-size: 0.82rem; color: #92400e; background: #fffbeb; border-left: 3px solid #f59e0b; padding: 4px 8px; border-radius: 4px; }
-.rag-abstain { border-left: 4px solid #64748b; background: rgba(100, 116, 139, 0.10); padding: 8px 12px; border-radius: 6px; }
-.rag-abstain-title { font-weight: 700; color: #475569; margin-bottom: 2px; }
-.rag-abstain-hint { font-size: 0.82rem; color: var(--body-text-color-subdued); margin-top: 4px; }
-.rag-error { border-left: 4px solid #dc2626; background: rgba(220, 38, 38, 0.08); padding: 8px 12px; border-radius: 6px; }
-.rag-error-title { font-weight: 700; color: #b91c1c; }
-.rag-cursor { animation: rag-blink 1s steps(1) infinite; color: var(--color-accent); }
-@keyframes rag-blink { 50% { opacity: 0; } }
-#rag-sources { border: 1px solid var(--border-color-primary); border-radius: 10px; background: var(--block-background-fill); }
-.rag-panel { max-height: 620px; overflow-y: auto; padding: 4px 6px; }
-.rag-source-empty { color: var(--body-text-color-subdued); padding: 6px; line-height: 1.5; }
-.rag-source-head { display: flex; gap: 8px; align-items: baseline; flex-wrap: wrap; margin-bottom: 8px; }
-.rag-source-num { font-weight: 700; color: var(--color-accent); }
-.rag-source-title { font-weight: 700; font-size: 1.05rem; line-height: 1.35; }
-.rag-badge { font-size: 0.72rem; padding: 1px 8px; border-radius: 999px; font-weight: 600; }
-.rag-badge-award { background: #fef3c7; color: #92400e; border: 1px solid #fcd34d; }
-#rag-sources table.rag-meta { font-size: 0.82rem; border-collapse: collapse; margin: 0 0 8px 0; width: 100%; border: none !important; }
-#rag-sources table.rag-meta tr { border: none !important; background: transparent !important; }
-#rag-sources table.rag-meta th { text-align: left; font-weight: 600; color: var(--body-text-color-subdued); padding: 2px 12px 2px 0 !important;
-  vertical-align: top; white-space: nowrap; width: 1%; border: none !important; background: transparent !important; }
-#rag-sources table.rag-meta td { padding: 2px 0 !important; border: none !important; background: transparent !important; }
-.rag-source-note { font-size: 0.78rem; color: var(--body-text-color-subdued); margin: 6px 0; }
-.rag-abstract { font-size: 0.9rem; line-height: 1.6; }
-mark.rag-cited { background: #fef3c7; color: inherit; padding: 1px 0; border-radius: 2px; }
-mark.rag-quoted { background: #fcd34d; color: inherit; padding: 1px 0; border-radius: 2px; }
-.rag-cited-listing { margin: 6px 0; font-size: 0.88rem; }
-.rag-source-list { margin-top: 12px; font-size: 0.85rem; }
-.rag-source-list-title { font-weight: 600; color: var(--body-text-color-subdued); margin-bottom: 2px; }
-.rag-source-list ol { padding-left: 0; list-style: none; margin: 0; }
-.rag-source-list li { margin: 2px 0; }
-.rag-source-list li.rag-current { font-weight: 600; }
-"""
+
+def _asset(name: str) -> str:
+    """The text of a file in assets/ (the page's CSS and script live there, not in this module)."""
+    return (ASSETS / name).read_text(encoding="utf-8")
+
+
+
 
 
 def theme() -> Any:
@@ -626,7 +565,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo = build_app(backend, concurrency=max(1, args.concurrency))
     try:
         demo.launch(server_name=args.host, server_port=args.port, auth=auth, share=False, inbrowser=False, ssr_mode=False,
-                    show_error=False, quiet=True, footer_links=["api"], css=CSS, head=HEAD, theme=theme(),
+                    show_error=False, quiet=True, footer_links=["api"], css=_asset("app.css"),
+                    head=f"<script>\n{_asset('app.js')}</script>", theme=theme(),
                     auth_message="Sign in to ask questions about the indexed papers." if auth else None,
                     prevent_thread_lock=True)
     except OSError as exc:

@@ -131,6 +131,10 @@ class Answer:
     uncited: tuple[str, ...] = ()  # sentences of the answer that cite no source
     weak: tuple[str, ...] = ()  # cited sentences that their passages barely cover (rag.citations.WEAK_SUPPORT)
     query: str | None = None  # what retrieval searched with: the question, plus earlier turns for a follow-up (rag.conversation)
+    route: str = "retrieval"  # how it was answered: "retrieval" (passages), "metadata" (listing lookups), "mixed"
+    confidence: float | None = None  # calibrated probability that the collection answers the question
+    missing: tuple[str, ...] = ()  # concepts of the question no retrieved paper covers (a partial answer)
+    model: str | None = None  # the model that wrote the answer (and the server host, for a server model)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -139,6 +143,10 @@ class Answer:
             "text": self.text,
             "abstained": self.abstained,
             "generator": self.generator,
+            "model": self.model,
+            "route": self.route,
+            "confidence": None if self.confidence is None else round(self.confidence, 4),
+            "missing": list(self.missing),
             "evidence": None if self.evidence is None else round(self.evidence, 4),
             "citations": [c.to_dict() for c in self.citations],
             "warnings": list(self.warnings),

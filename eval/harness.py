@@ -2,7 +2,10 @@
 
 Question files are JSONL, one object per line:
     {"id", "type", "question", "gold_titles": [...], "answer", "key_facts": [...]}
-Gold papers are named by exact title (or `gold_ids`); type "unanswerable" has no gold.
+Gold papers are named by exact title (or `gold_ids`); type "unanswerable" has no gold. Style sets
+(eval/questions/styles/<style>.jsonl) add "style", "split" (dev/test: the part), and for
+unanswerable items "unanswerable_kind" (absent/unjoined/unstated), "missing", "concepts",
+"detail_terms"; a file whose items carry "split" is scored part by part (run_eval).
 Which questions each metric averages over is stated in `aggregate` (and the README).
 """
 from __future__ import annotations
@@ -19,6 +22,10 @@ from . import metrics as M
 from .config import EvalError
 
 TYPES = ("factoid", "which_paper", "multi_paper", "metadata", "unanswerable")
+KINDS = ("absent", "unjoined", "unstated")
+# A missing concept is "named" when the answer's `missing` shares a term at least this rare (BM25 idf,
+# rag.answerability.SALIENT_IDF) with what the question file says is missing.
+NAMED_IDF = 2.0
 EVAL_DIR = Path(__file__).resolve().parent
 DEFAULT_FILES = {"dev": EVAL_DIR / "questions" / "dev.jsonl", "test": EVAL_DIR / "questions" / "test.jsonl"}
 
@@ -32,6 +39,12 @@ class Question:
     answer: str = ""
     key_facts: list[str] = field(default_factory=list)
     source: str = ""
+    style: str = "original"  # the shipped dev/test splits are style "original"
+    part: str | None = None  # "dev" or "test" in a style file
+    kind: str | None = None  # unanswerable_kind: absent, unjoined, unstated
+    missing: list[str] = field(default_factory=list)  # what an honest partial answer says is missing
+    concept_forms: list[str] = field(default_factory=list)  # unjoined: every surface form of both concepts
+    detail_terms: list[str] = field(default_factory=list)  # unstated: the asked detail's words
 
     @property
     def unanswerable(self) -> bool:
@@ -75,8 +88,13 @@ def load_questions(path: Path, known_ids: Iterable[str] | None = None) -> list[Q
             unknown += [g for g in item.get("gold_ids") or [] if g not in known]
             if unknown:
                 raise EvalError(f"{where}: gold paper(s) not in the index: {unknown}")
+        kind = item.get("unanswerable_kind")
+        if kind is not None and kind not in KINDS:
+            raise EvalError(f"{where}: unknown unanswerable_kind {kind!r}; use one of {', '.join(KINDS)}")
+        forms = [f for c in item.get("concepts") or [] for f in (c if isinstance(c, list) else [c])]
         out.append(Question(item["id"], item["type"], item["question"], gold, item.get("answer", ""),
-                            list(item.get("key_facts") or []), where))
+                            list(item.get("key_facts") or []), where, item.get("style") or "original", item.get("split"),
+                            kind, list(item.get("missing") or []), forms, list(item.get("detail_terms") or [])))
     if not out:
         raise EvalError(f"{path}: no questions")
     return out
@@ -99,7 +117,9 @@ def score_question(q: Question, ranked: list[str], answer: Any | None = None, *,
     """Every metric of one question. `answer` is a rag.Answer (None: retrieval only); `similarity` the
     embedder cosine of answer and reference; `terms`/`weight` the support measure's tokenizer and idf."""
     gold = set(q.gold_ids)
-    row: dict[str, Any] = {"id": q.id, "type": q.type, "question": q.question, "gold": q.gold_ids, "ranked": ranked[:10]}
+    row: dict[str, Any] = {"id": q.id, "type": q.type, "style": q.style, "question": q.question, "gold": q.gold_ids, "ranked": ranked[:10]}
+    if q.kind:
+        row["kind"] = q.kind
     if search_ms is not None:
         row["search_ms"] = search_ms
     if not q.unanswerable:
@@ -112,6 +132,7 @@ def score_question(q: Question, ranked: list[str], answer: Any | None = None, *,
                      for s in answer_sentences(answer.text) if terms(MARKER.sub(" ", s.text))]
         cited = list(dict.fromkeys(c.paper_id for c in answer.citations))
         row.update({"abstained": answer.abstained, "evidence": answer.evidence, "generator": answer.generator,
+                    "confidence": answer.confidence, "missing": list(answer.missing),
                     "warnings": list(answer.warnings), "text": answer.text, "cited": cited,
                     "latency_ms": answer.timings.get("total_ms", 0.0),
                     **{k: answer.timings[k] for k in ("retrieve_ms", "generate_ms", "first_token_ms") if k in answer.timings}})
@@ -123,10 +144,26 @@ def score_question(q: Question, ranked: list[str], answer: Any | None = None, *,
                         "semantic_similarity": similarity if q.answer else None,
                         "citation_precision": M.citation_precision(cited, gold), "citation_recall": M.citation_recall(cited, gold),
                         "passage_precision": support.get("passage_precision"), "sentence_recall": support.get("sentence_recall")})
+        if q.kind in ("unjoined", "unstated"):
+            # A partial answer counts as an abstention; it should also name what is missing.
+            row["named_missing"] = bool(answer.abstained and names_missing(answer.missing, q, terms, weight))
     if judgment:
         row.update(judgment)
     row["failures"] = failures(row)
     return row
+
+
+def names_missing(missing: Iterable[str], q: Question, terms: Callable[[str], set[str]], weight: Callable[[str], float]) -> bool:
+    """Whether the answer's missing concepts share a rare term with what `q` says is missing.
+
+    Unstated: the asked detail (`detail_terms`, `missing`); unjoined: `missing` and either concept's
+    forms (neither joined paper has the other). Terms rarer than NAMED_IDF only, so "model" or "data"
+    never count.
+    """
+    said = {t for m in missing for t in terms(m) if weight(t) >= NAMED_IDF}
+    expected = q.missing + (q.detail_terms if q.kind == "unstated" else q.concept_forms)
+    wanted = {t for m in expected for t in terms(m) if weight(t) >= NAMED_IDF}
+    return bool(said & wanted)
 
 
 def failures(row: dict[str, Any]) -> list[str]:
@@ -140,6 +177,8 @@ def failures(row: dict[str, Any]) -> list[str]:
             out.append("wrong abstention")
         if not answerable and not row["abstained"]:
             out.append("missed abstention")
+        if row.get("named_missing") is False and row["abstained"]:
+            out.append("missing concept not named")
         if row.get("key_fact_recall") is not None and row["key_fact_recall"] < 1.0:
             out.append("missing key facts")
         if row.get("passage_precision") is not None and row["passage_precision"] < 1.0:
@@ -178,6 +217,20 @@ def aggregate(rows: list[dict[str, Any]], resamples: int = 0, seed: int = 0) -> 
                                           if "abstained" in r and (r["abstained"] or r.get("key_fact_recall") is not None)]
         ab = M.abstention([r["abstained"] for r in asked], [r["type"] == "unanswerable" for r in asked])
         out.update({f"abstain_{k}": v for k, v in ab.items()})
+        partial_rows = [r for r in asked if "named_missing" in r]
+        if partial_rows:  # kinds unjoined/unstated: abstained (plain or partial) and named the missing concept
+            out["partial_named"] = sum(r["named_missing"] for r in partial_rows) / len(partial_rows)
+            out["partial_answers"] = sum(bool(r.get("missing")) for r in partial_rows) / len(partial_rows)
+        conf = [(r["confidence"], r["type"] != "unanswerable") for r in asked if r.get("confidence") is not None]
+        if conf:  # calibration of the answerability probability
+            out["confidence_brier"] = sum((c - float(y)) ** 2 for c, y in conf) / len(conf)
+        kinds = {}
+        for k in KINDS:
+            sel = [r["abstained"] for r in asked if r.get("kind") == k]
+            if sel:
+                kinds[k] = sum(sel) / len(sel)
+        if kinds:
+            out["abstained_by_kind"] = kinds
         lat = [r["latency_ms"] for r in asked]
         out["latency_p50_ms"], out["latency_p95_ms"] = M.percentile(lat, 50), M.percentile(lat, 95)
         out["generators"] = sorted({r["generator"] for r in asked})
@@ -204,5 +257,11 @@ def by_type(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {t: aggregate([r for r in rows if r["type"] == t]) for t in TYPES if any(r["type"] == t for r in rows)}
 
 
-__all__ = ["EvalError", "Question", "TYPES", "DEFAULT_FILES", "aggregate", "by_type", "failures", "load_questions",
-           "plain", "score_question"]
+def by_style(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """aggregate() per question style (the shipped splits are "original")."""
+    styles = sorted({r.get("style", "original") for r in rows})
+    return {s: aggregate([r for r in rows if r.get("style", "original") == s]) for s in styles}
+
+
+__all__ = ["EvalError", "Question", "TYPES", "KINDS", "DEFAULT_FILES", "aggregate", "by_style", "by_type", "failures",
+           "load_questions", "names_missing", "plain", "score_question"]

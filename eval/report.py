@@ -24,6 +24,7 @@ HEADLINE = (("hit@1", "hit@1"), ("hit@5", "hit@5"), ("mrr", "MRR"), ("ndcg@10", 
 DETAIL = ("hit@1", "hit@5", "recall@5", "recall@10", "mrr", "ndcg@10", "key_fact_recall", "key_fact_recall_all",
           "token_f1", "rouge_l", "semantic_similarity", "citation_precision", "citation_recall", "passage_precision",
           "sentence_recall", "abstain_precision", "abstain_recall", "abstain_f1", "abstain_false_abstain_rate",
+          "partial_named", "partial_answers", "confidence_brier",
           "correctness", "groundedness", "judge_unparseable", "latency_p50_ms", "latency_p95_ms", "search_p50_ms", "search_p95_ms")
 MAX_FAILURES = 25  # per run and split in report.md; every row is in rows/*.jsonl
 
@@ -104,6 +105,31 @@ def readme_table(results: dict[str, Any], order: tuple[str, ...] = ("test", "dev
     return "\n".join(lines)
 
 
+STYLE_COLS = (("questions", "n"), ("hit@1", "hit@1"), ("key_fact_recall", "key facts"), ("citation_precision", "cited papers gold"),
+              ("abstain_f1", "abstain F1"), ("abstain_false_abstain_rate", "wrong refusals"), ("partial_named", "missing named"),
+              ("confidence_brier", "Brier"), ("latency_p50_ms", "ask p50 ms"))
+
+
+def style_table(results: dict[str, Any]) -> str:
+    """Markdown: one row per run, question file (part) and style, with the answerability figures; then the worst style."""
+    lines = ["| run | questions | style | " + " | ".join(label for _, label in STYLE_COLS) + " |", "|---" * (len(STYLE_COLS) + 3) + "|"]
+    worst: dict[str, tuple[float, str]] = {}
+    for name, per_split in results["runs"].items():
+        for split, res in per_split.items():
+            for style, agg in res.get("by_style", {}).items():
+                cells = []
+                for key, _ in STYLE_COLS:
+                    v = agg.get(key)
+                    cells.append("–" if v is None else f"{v:.0f}" if key.endswith("_ms") or key == "questions" else _f(v, pct=key.endswith("rate")))
+                lines.append(f"| {name} | {split} | {style} | " + " | ".join(cells) + " |")
+                f1 = agg.get("abstain_f1")
+                if f1 is not None and "dev" not in split and (name not in worst or f1 < worst[name][0]):
+                    worst[name] = (f1, f"{style} ({split})")
+    for name, (f1, where) in worst.items():
+        lines.append(f"\n**{name}**: worst style outside dev: {where}, abstain F1 {f1:.3f}")
+    return "\n".join(lines)
+
+
 def _ci_cell(overall: dict[str, Any], key: str) -> str:
     v = overall.get(key)
     ci = overall.get("ci", {}).get(key)
@@ -121,7 +147,9 @@ def markdown(results: dict[str, Any], cfg: EvalConfig, questions: dict[str, list
            f"Intervals: 95% percentile bootstrap over questions ({cfg.bootstrap} resamples, seed {cfg.seed}). "
            "Metric definitions: README, \"Answer-quality eval\".", "",
            "Runs: " + "; ".join(f"**{s.name}**: {s.describe()}" for s in cfg.runs), "",
-           "## Summary", "", readme_table(results), ""]
+           "## Summary", "", readme_table(results), "", "## By style", "",
+           "Answerability per style (a partial answer counts as an abstention; \"missing named\": share of unjoined/unstated "
+           "questions abstained on with the missing concept named).", "", style_table(results), ""]
     if results["judge"]["model"] is None:
         out += ["LLM judge: skipped (no `judge_model` configured).", ""]
     for split, qs in questions.items():
@@ -230,4 +258,4 @@ def write(out_dir: Path, results: dict[str, Any], cfg: EvalConfig, files: dict[s
     (out_dir / "report.md").write_text(markdown({**results, "_rows": rows}, cfg, questions, papers), encoding="utf-8")
 
 
-__all__ = ["chart", "markdown", "provenance", "readme_table", "write"]
+__all__ = ["chart", "markdown", "provenance", "readme_table", "style_table", "write"]

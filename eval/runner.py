@@ -28,7 +28,7 @@ from . import metrics as M
 from .config import EvalConfig, EvalError, RunSpec, index_dir_for, parse_config
 
 log = logging.getLogger(__name__)
-HARNESS_VERSION = 2  # bump when a row's contents change, so old rows are not resumed
+HARNESS_VERSION = 3  # bump when a row's contents change, so old rows are not resumed
 RANKED_K = 10  # papers ranked per question: enough for hit@5, recall@10 and nDCG@10
 
 
@@ -149,6 +149,7 @@ def run_eval(questions: Iterable[str | Path] | None = None, config: str | Path |
     known = main.papers()
     for f in files:  # gold titles checked against the index, still before scoring
         parsed[f] = H.load_questions(f, known)
+    parts = _parts(parsed, splits)
     judge = None
     if cfg.judge_model:
         from .judge import Judge
@@ -157,15 +158,14 @@ def run_eval(questions: Iterable[str | Path] | None = None, config: str | Path |
     else:
         say("LLM judge: skipped (no judge_model configured)")
 
-    total = sum(len(qs) for qs in parsed.values()) * len(cfg.runs)
+    total = sum(len(qs) for _, _, qs in parts) * len(cfg.runs)
     bar = _bar(total, progress)
     results: dict[str, Any] = {"runs": {}, "seconds": {}}
     baseline_info: dict[str, Any] = {}
     try:
         for spec in cfg.runs:
             scorer: RunScorer | None = None  # made on the first question not yet scored (a resumed run may need none)
-            for f, qs in parsed.items():
-                split = splits[f]
+            for split, f, qs in parts:
                 rows_file = RowsFile(out_dir / "rows" / f"{split}__{spec.name}.jsonl", _fingerprint(spec, f, cfg.judge_model), fresh, say)
                 t0 = time.perf_counter()
                 bar.set_description(f"{split}/{spec.name}")
@@ -179,7 +179,7 @@ def run_eval(questions: Iterable[str | Path] | None = None, config: str | Path |
                     rows_file.close()
                 rows = [rows_file.done[q.id] for q in qs]
                 results["runs"].setdefault(spec.name, {})[split] = {
-                    "overall": H.aggregate(rows, cfg.bootstrap, cfg.seed), "by_type": H.by_type(rows)}
+                    "overall": H.aggregate(rows, cfg.bootstrap, cfg.seed), "by_type": H.by_type(rows), "by_style": H.by_style(rows)}
                 results["seconds"][f"{split}/{spec.name}"] = time.perf_counter() - t0
     finally:
         bar.close()
@@ -187,9 +187,26 @@ def run_eval(questions: Iterable[str | Path] | None = None, config: str | Path |
             a.close()
     results["seconds"]["total"] = time.perf_counter() - started
     results.update(R.provenance(cfg, base, files, judge, baseline_info))
-    R.write(out_dir, results, cfg, {splits[f]: f for f in files}, {splits[f]: qs for f, qs in parsed.items()}, known)
+    R.write(out_dir, results, cfg, {split: f for split, f, _ in parts}, {split: qs for split, _, qs in parts}, known)
     say(f"report: {out_dir / 'report.md'}")
     return results
+
+
+def _parts(parsed: dict[Path, list[H.Question]], splits: dict[Path, str]) -> list[tuple[str, Path, list[H.Question]]]:
+    """(label, file, questions) to score: a file whose items carry `split` (a style set) is scored part by
+    part, labelled "<file>-<part>" (e.g. long-dev, long-test), so dev and test figures never mix."""
+    out = []
+    for f, qs in parsed.items():
+        names = list(dict.fromkeys(q.part for q in qs if q.part))
+        if not names:
+            out.append((splits[f], f, qs))
+            continue
+        for part in names:
+            out.append((f"{splits[f]}-{part}", f, [q for q in qs if q.part == part]))
+        rest = [q for q in qs if not q.part]
+        if rest:
+            out.append((splits[f], f, rest))
+    return out
 
 
 def _scorer(spec: RunSpec, assistants: dict[str, Assistant], base: Settings, judge: Any,

@@ -10,10 +10,12 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from .answerability import Answerability, Collection, Verdict, load_model, signals
 from .conversation import retrieval_query
 from .corpus import Corpus, load_corpus
 from .errors import IndexMissingError, QuestionError, SettingsError
 from .extractive import Draft, ExtractiveGenerator
+from .prompts import ABSTAIN_TEXT
 from .index import BuildReport, Index, build_index, is_current, open_index
 from .retrieve import Filters, Retriever
 from .settings import Settings, load_settings
@@ -41,6 +43,8 @@ class Assistant:
         self._embedder: Any = None
         self._retriever: Retriever | None = None
         self._generators: dict[str, Any] = {}
+        self._collection: Collection | None = None  # per-index data of the answerability signals
+        self._answerability: dict[str, Answerability] = {}  # by model file
         self.last_build: BuildReport | None = None
 
     # ---- loading ------------------------------------------------------------------------------
@@ -64,8 +68,9 @@ class Assistant:
                 log.warning(warning)
             if self._index is not None:  # release files before they are replaced
                 self._index.close()
-                self._index = self._retriever = None
+                self._index = self._retriever = self._collection = None
                 self._generators.clear()
+                self._answerability.clear()
             report = build_index(self.settings, corpus, self._get_embedder, rebuild=rebuild, progress=progress or self._progress)
             self.last_build = report
             return report
@@ -115,6 +120,24 @@ class Assistant:
                     return gen, warnings
         return ExtractiveGenerator(self.loaded_index, settings.answer_sentences, settings.abstain_threshold), warnings
 
+    def _get_answerability(self, settings: Settings) -> Answerability:
+        """The answerability model of the settings (loaded once per file) over this index's signals."""
+        key = str(settings.answerability_model or "")
+        with self._lock:
+            if key not in self._answerability:
+                model = load_model(settings.answerability_model)  # a bad file fails here, with the rebuild command
+                self._answerability[key] = Answerability(model, self._get_collection())
+            return self._answerability[key]
+
+    def _get_collection(self) -> Collection:
+        with self._lock:
+            if self._collection is None:
+                self._collection = Collection(self.loaded_index)
+            return self._collection
+
+    def _query_vector(self, question: str) -> "np.ndarray":
+        return self.retriever.embed_query(question)  # cached: hybrid and dense retrieval computed it already
+
     # ---- questions ----------------------------------------------------------------------------
     def _check_question(self, question: str, settings: Settings) -> str:
         if not isinstance(question, str) or not question.strip():
@@ -154,6 +177,19 @@ class Assistant:
         query = retrieval_query(question, history) if history else question
         hits = self.retriever.search(query, k=settings.top_k, mode=settings.retriever, filters=filters, settings=settings)
         retrieved = time.perf_counter()
+        # One answerability decision, before any generator (so it also decides whether a model is called).
+        verdict = self._get_answerability(settings).judge(question, hits, self._query_vector(question), self.embed,
+                                                          settings.min_confidence)
+        decided = time.perf_counter()
+        if not verdict.answerable:
+            text = verdict.text or ABSTAIN_TEXT
+            yield text
+            done = time.perf_counter()
+            timings = {"retrieve_ms": (retrieved - started) * 1000, "decide_ms": (decided - retrieved) * 1000, "generate_ms": 0.0,
+                       "first_token_ms": (done - started) * 1000, "total_ms": (done - started) * 1000}
+            yield Answer(question=question, text=text, citations=verdict.citations, abstained=True, generator=settings.generator,
+                         timings=timings, hits=tuple(hits), confidence=verdict.confidence, missing=verdict.missing, query=query)
+            return
         generator, warnings = self._generator(settings)
         draft: Draft | None = None
         first_token: float | None = None
@@ -165,12 +201,27 @@ class Assistant:
                 yield piece
         assert draft is not None, "a generator must end its stream with a Draft"
         done = time.perf_counter()
-        timings = {"retrieve_ms": (retrieved - started) * 1000, "generate_ms": (done - retrieved) * 1000,
+        timings = {"retrieve_ms": (retrieved - started) * 1000, "decide_ms": (decided - retrieved) * 1000,
+                   "generate_ms": (done - decided) * 1000,
                    "first_token_ms": ((first_token or done) - started) * 1000, "total_ms": (done - started) * 1000}
         yield Answer(question=question, text=draft.text, citations=tuple(draft.citations), abstained=draft.abstained,
                      generator=draft.generator or getattr(generator, "name", "extractive"), timings=timings, hits=tuple(hits),
                      warnings=tuple(warnings + draft.warnings), evidence=draft.evidence,
-                     uncited=tuple(draft.uncited), weak=tuple(draft.weak), query=query)
+                     uncited=tuple(draft.uncited), weak=tuple(draft.weak), query=query, confidence=verdict.confidence)
+
+    def answerability_signals(self, question: str, **options: Any) -> dict[str, float]:
+        """The answerability features of a question, retrieved as `ask` retrieves (no model needed: for training)."""
+        settings, filters = self._per_call(dict(options))
+        question = self._check_question(question, settings)
+        hits = self.retriever.search(question, k=settings.top_k, mode=settings.retriever, filters=filters, settings=settings)
+        return signals(question, hits, self._get_collection(), self._query_vector(question), self.embed).features
+
+    def judge(self, question: str, **options: Any) -> Verdict:
+        """The answerability decision alone: probability, answerable, missing concepts (no generator runs)."""
+        settings, filters = self._per_call(dict(options))
+        question = self._check_question(question, settings)
+        hits = self.retriever.search(question, k=settings.top_k, mode=settings.retriever, filters=filters, settings=settings)
+        return self._get_answerability(settings).judge(question, hits, self._query_vector(question), self.embed, settings.min_confidence)
 
     def ask(self, question: str, **options: Any) -> Answer:
         """Answer a question from the indexed abstracts, with numbered citations, or abstain."""
@@ -199,8 +250,9 @@ class Assistant:
         with self._lock:
             if self._index is not None:
                 self._index.close()
-            self._index = self._retriever = None
+            self._index = self._retriever = self._collection = None
             self._generators.clear()
+            self._answerability.clear()
 
 
 _default: Assistant | None = None

@@ -1,0 +1,333 @@
+"""Answerability: does the collection answer this question? Signals, the shipped model, partial answers.
+
+The decision is made once per question, by the Assistant, after retrieval and before any generator
+runs (so it also decides whether a language model is called). It is a small logistic regression
+over signals that survive paraphrase (trained by `python -m eval.train_answerability` on the dev
+parts of the question sets; README "Answerability"):
+
+- semantic: cosine of the question, and of each of its salient phrases, to the best passages
+  (chunk vectors read once from the index; the question vector is the one retrieval computed);
+- concept coverage: the question's salient terms (idf above SALIENT_IDF, i.e. rarer than about one
+  chunk in ten) weighted by rarity, found in the top paper and in its neighbours;
+- co-occurrence: whether those terms appear together in any single abstract of the collection;
+- retrieval scores and margins (fused, dense, BM25), as features, never as a lone threshold.
+
+When the answer is no, `partial` says what the closest papers have and what they lack (a partial
+answer, `Answer.missing`), unless the question touches the collection too little (a plain
+abstention). This module never calls a generator and never trains anything.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+import numpy as np
+
+from .coverage import Scorer
+from .errors import ModelLoadError
+from .index import _bm25_tokenize
+from .types import Citation, Hit
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .index import Index
+
+MODEL_FORMAT = 1
+DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "answerability.json"
+REBUILD = "run `python -m eval.train_answerability` to rebuild it"
+# A term is salient when rarer than this idf (BM25 idf over chunks: 2.0 is about one chunk in eight).
+SALIENT_IDF = 2.0
+MAX_PHRASES = 4
+
+FEATURES = (
+    "lex_passage",        # best retrieved passage's coverage of the question's content terms
+    "lex_top_paper",      # top paper's coverage of the content terms
+    "lex_topk",           # the top papers' union covers
+    "sal_top_paper",      # top paper's coverage of the salient (rare) terms, rarity-weighted
+    "sal_best_paper",     # the best single top-k paper on salient terms
+    "sal_cooc_any",       # the best single paper of the whole collection: do the salient terms co-occur anywhere?
+    "sal_split_gap",      # union of the top papers minus the best single one: concepts split across papers
+    "oov_share",          # weight of content terms no chunk holds (a topic the collection lacks)
+    "missing_idf",        # rarest salient term the top paper lacks (idf / max idf)
+    "n_salient",          # how many salient terms (log1p)
+    "bigram_any",         # share of the question's adjacent term pairs found as a pair in some abstract or title
+    "bigram_top_paper",   # ... in the top paper
+    "bigram_best_paper",  # ... in the best single top-k paper
+    "sem_top",            # cosine of the question to its best passage anywhere
+    "sem_top_paper",      # ... to the top paper's best passage
+    "sem_margin",         # top paper's best cosine minus the second paper's
+    "phr_min_top",        # the least-covered salient phrase's best cosine in the top paper
+    "phr_min_joint",      # best top-k paper on its least-covered phrase (semantic co-occurrence)
+    "phr_min_any",        # the least-covered phrase's best cosine anywhere
+    "fused_top",          # the fused retrieval score of the top paper
+    "fused_margin",       # ... minus the second paper's
+    "bm25_top_norm",      # top passage BM25 score over the question's total idf
+    "rank_agree",         # 1 when dense and BM25 both rank the top paper first
+)
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-\.]*[A-Za-z0-9]|[A-Za-z0-9]")
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A run of question words between stopwords, with its salient terms."""
+
+    text: str
+    terms: tuple[str, ...]  # salient stems, in order
+
+
+@dataclass
+class Signals:
+    """What one question's features were computed from; `missing`/`covered` feed a partial answer."""
+
+    features: dict[str, float]
+    salient: dict[str, float]  # stem -> idf
+    words: list[tuple[str, tuple[str, ...]]]  # the question's words and their stems, in order
+    paper_terms: list[frozenset[str]]  # per hit
+    phrases: list[Phrase] = field(default_factory=list)
+    phrase_sims: list[list[float]] = field(default_factory=list)  # per hit, per phrase: best cosine
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The decision for one question."""
+
+    answerable: bool
+    confidence: float | None  # calibrated probability that the collection answers (None: no model)
+    features: dict[str, float]
+    missing: tuple[str, ...] = ()
+    text: str | None = None  # the partial answer, when there is one
+    citations: tuple[Citation, ...] = ()
+
+
+class Collection:
+    """Per-index data the signals need, built once on first use: term sets and chunk vectors."""
+
+    def __init__(self, index: "Index", scorer: Scorer | None = None):
+        self.index = index
+        self.scorer = scorer or Scorer(index)
+        pids = list(index.papers)
+        texts = [" ".join([p.title, p.abstract, *p.authors, p.award or "", p.presentation or "", p.session or ""])
+                 for p in index.papers.values()]
+        tokens = _bm25_tokenize(texts)
+        self.paper_terms = {pid: frozenset(t) for pid, t in zip(pids, tokens)}
+        self.paper_bigrams = {pid: frozenset(zip(t, t[1:])) for pid, t in zip(pids, tokens)}
+        self.bigrams = frozenset().union(*self.paper_bigrams.values()) if self.paper_bigrams else frozenset()
+        self.title_terms = {pid: frozenset(t) for pid, t in zip(pids, _bm25_tokenize([p.title for p in index.papers.values()]))}
+        self.chunk_terms = [frozenset(t) for t in _bm25_tokenize([c.text for c in index.chunks])]
+        self.postings: dict[str, set[str]] = {}
+        for pid, terms in self.paper_terms.items():
+            for t in terms:
+                self.postings.setdefault(t, set()).add(pid)
+        got = index.collection.get(include=["embeddings"])
+        matrix = np.zeros((len(index.chunks), len(got["embeddings"][0]) if len(got["ids"]) else 1), dtype=np.float32)
+        for cid, vec in zip(got["ids"], got["embeddings"]):
+            if cid in index.chunk_pos:
+                matrix[index.chunk_pos[cid]] = vec
+        self.chunk_vectors = matrix
+        self.paper_chunks: dict[str, list[int]] = {}
+        for i, c in enumerate(index.chunks):
+            self.paper_chunks.setdefault(c.paper_id, []).append(i)
+
+
+def question_words(question: str) -> list[tuple[str, tuple[str, ...]]]:
+    """The question's words with their BM25 stems (a stopword has none).
+
+    >>> question_words("Diffusion models for tabular data?")
+    [('Diffusion', ('diffus',)), ('models', ('model',)), ('for', ()), ('tabular', ('tabular',)), ('data', ('data',))]
+    """
+    words = _WORD.findall(question)
+    return [(w, tuple(t)) for w, t in zip(words, _bm25_tokenize(words) if words else [])]
+
+
+def salient_terms(words: list[tuple[str, tuple[str, ...]]], scorer: Scorer) -> dict[str, float]:
+    """Content stems rarer than SALIENT_IDF, with their idf."""
+    return {t: scorer.idf(t) for _, ts in words for t in ts
+            if not scorer.is_question_word(t) and scorer.idf(t) >= SALIENT_IDF}
+
+
+def phrases(words: list[tuple[str, tuple[str, ...]]], salient: dict[str, float], scorer: Scorer) -> list[Phrase]:
+    """Runs of words between stopwords and question words that hold a salient term, rarest first.
+
+    >>> s = Scorer.from_counts({"diffus": 3, "model": 900, "tabular": 1, "data": 500}, n=1000)
+    >>> w = question_words("Which paper uses diffusion models for tabular data?")
+    >>> [p.text for p in phrases(w, salient_terms(w, s), s)]
+    ['tabular data', 'diffusion models']
+    """
+    runs: list[list[tuple[str, tuple[str, ...]]]] = [[]]
+    for w, ts in words:
+        if not ts or all(scorer.is_question_word(t) for t in ts):
+            if runs[-1]:
+                runs.append([])
+            continue
+        runs[-1].append((w, ts))
+    out = []
+    for run in runs:
+        terms = tuple(dict.fromkeys(t for _, ts in run for t in ts if t in salient))
+        if terms:
+            out.append(Phrase(" ".join(w for w, _ in run), terms))
+    out.sort(key=lambda p: -max(salient[t] for t in p.terms))
+    return out[:MAX_PHRASES]
+
+
+def _share(weights: dict[str, float], terms: frozenset[str] | set[str]) -> float:
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in terms) / total if total else 0.0
+
+
+def signals(question: str, hits: Sequence[Hit], col: Collection, qvec: np.ndarray | None,
+            embed: Callable[[list[str]], np.ndarray] | None) -> Signals:
+    """Every feature of FEATURES for one question and its retrieved papers (pure but for `embed`)."""
+    sc = col.scorer
+    words = question_words(question)
+    content = {t: sc.idf(t) for _, ts in words for t in ts if not sc.is_question_word(t)}
+    salient = salient_terms(words, sc)
+    f = dict.fromkeys(FEATURES, 0.0)
+    paper_terms = [col.paper_terms.get(h.paper_id, frozenset()) for h in hits]
+    phr = phrases(words, salient, sc)
+    out = Signals(f, salient, words, paper_terms, phr)
+    f["n_salient"] = math.log1p(len(salient))
+    stems = [t for _, ts in words for t in ts]
+    pairs = {(a, b): sc.idf(a) + sc.idf(b) for a, b in zip(stems, stems[1:])
+             if a != b and not (sc.is_question_word(a) or sc.is_question_word(b)) and (a in salient or b in salient)}
+    f["bigram_any"] = _share(pairs, col.bigrams) if pairs else 1.0
+    f["oov_share"] = sum(w for t, w in content.items() if sc.df(t) == 0) / sum(content.values()) if content else 0.0
+    if not hits:
+        return out
+    # -- lexical: content terms, then the salient ones
+    f["lex_top_paper"] = _share(content, paper_terms[0])
+    if pairs:
+        per = [_share(pairs, col.paper_bigrams.get(h.paper_id, frozenset())) for h in hits]
+        f["bigram_top_paper"], f["bigram_best_paper"] = per[0], max(per)
+    else:
+        f["bigram_top_paper"] = f["bigram_best_paper"] = 1.0
+    f["lex_topk"] = _share(content, frozenset().union(*paper_terms))
+    passage_terms = [col.chunk_terms[col.index.chunk_pos[p.chunk_id]] | col.title_terms.get(h.paper_id, frozenset())
+                     for h in hits for p in h.passages if p.chunk_id in col.index.chunk_pos]
+    f["lex_passage"] = max([_share(content, t) for t in passage_terms] + [0.0])
+    if salient:
+        per_paper = [_share(salient, t) for t in paper_terms]
+        f["sal_top_paper"], f["sal_best_paper"] = per_paper[0], max(per_paper)
+        candidates = set().union(*(col.postings.get(t, set()) for t in salient))
+        f["sal_cooc_any"] = max((_share(salient, col.paper_terms[pid]) for pid in candidates), default=0.0)
+        f["sal_split_gap"] = _share(salient, frozenset().union(*paper_terms)) - max(per_paper)
+        lacking = [w for t, w in salient.items() if t not in paper_terms[0]]
+        f["missing_idf"] = max(lacking, default=0.0) / sc.max_idf
+    else:  # nothing rare asked: the content terms stand in
+        f["sal_top_paper"] = f["sal_best_paper"] = f["sal_cooc_any"] = f["lex_top_paper"]
+    # -- retrieval scores and margins
+    f["fused_top"] = hits[0].score
+    f["fused_margin"] = hits[0].score - (hits[1].score if len(hits) > 1 else 0.0)
+    total_idf = sum(sc.idf(t) for t in sc.terms(question)) or 1.0
+    f["bm25_top_norm"] = max((p.bm25_score or 0.0 for p in hits[0].passages), default=0.0) / total_idf
+    f["rank_agree"] = float(hits[0].dense_rank == 1 and hits[0].bm25_rank == 1)
+    # -- semantic: the question vector against every chunk, then the salient phrases
+    if qvec is not None:
+        sims = _cosines(col.chunk_vectors, qvec)
+        best = [max((float(sims[i]) for i in col.paper_chunks.get(h.paper_id, [])), default=0.0) for h in hits]
+        f["sem_top"] = float(sims.max()) if len(sims) else 0.0
+        f["sem_top_paper"] = best[0]
+        f["sem_margin"] = best[0] - (max(best[1:]) if len(best) > 1 else 0.0)
+    if phr and embed is not None:
+        pv = embed([p.text for p in phr])
+        psims = np.stack([_cosines(col.chunk_vectors, v) for v in pv], axis=1)  # chunks x phrases
+        per_hit = [[float(psims[col.paper_chunks.get(h.paper_id, [0]), j].max()) for j in range(len(phr))] for h in hits]
+        out.phrase_sims = per_hit
+        f["phr_min_top"] = min(per_hit[0])
+        f["phr_min_joint"] = max(min(row) for row in per_hit)
+        f["phr_min_any"] = float(psims.max(axis=0).min())
+    elif qvec is not None:
+        f["phr_min_top"] = f["phr_min_joint"] = f["sem_top_paper"]
+        f["phr_min_any"] = f["sem_top"]
+    return out
+
+
+def _cosines(matrix: np.ndarray, vec: np.ndarray) -> np.ndarray:
+    """matrix @ vec for unit vectors. einsum, not BLAS: on a few cores a multi-threaded BLAS call fights
+    onnxruntime's spinning threads and takes 10-20 ms; this single-threaded loop takes 0.1 ms."""
+    return np.einsum("ij,j->i", matrix, np.asarray(vec, dtype=matrix.dtype))
+
+
+# ---- the model ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Model:
+    """Standardized logistic regression over FEATURES, as written by eval.train_answerability."""
+
+    features: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    threshold: float
+    meta: dict[str, Any]
+
+    def probability(self, features: dict[str, float]) -> float:
+        z = self.intercept + sum(float(c) * (features.get(n, 0.0) - float(m)) / float(s)
+                                 for n, m, s, c in zip(self.features, self.mean, self.scale, self.coef))
+        return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
+
+
+def model_to_dict(model: Model) -> dict[str, Any]:
+    return {"format": MODEL_FORMAT, "kind": "logistic_regression", "features": list(model.features),
+            "mean": model.mean.tolist(), "scale": model.scale.tolist(), "coef": model.coef.tolist(),
+            "intercept": model.intercept, "threshold": model.threshold, **model.meta}
+
+
+def load_model(path: Path | str | None = None) -> Model:
+    """The model file at `path` (default: the shipped one); a missing or damaged file says how to rebuild it."""
+    path = Path(path) if path else DEFAULT_MODEL
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelLoadError(f"the answerability model {path} is missing: {REBUILD}") from None
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"the answerability model {path} is damaged ({type(exc).__name__}): {REBUILD}") from None
+    try:
+        if data.get("format") != MODEL_FORMAT:
+            raise ValueError(f"format {data.get('format')!r}, this version reads {MODEL_FORMAT}")
+        names = tuple(data["features"])
+        unknown = set(names) - set(FEATURES)
+        if unknown:
+            raise ValueError(f"unknown features {sorted(unknown)}")
+        arrays = [np.asarray(data[k], dtype=np.float64) for k in ("mean", "scale", "coef")]
+        if any(a.shape != (len(names),) for a in arrays) or not np.all(arrays[1] > 0) or not all(np.isfinite(a).all() for a in arrays):
+            raise ValueError("weights do not match the feature list")
+        meta = {k: v for k, v in data.items() if k not in {"format", "kind", "features", "mean", "scale", "coef", "intercept", "threshold"}}
+        return Model(names, arrays[0], arrays[1], arrays[2], float(data["intercept"]), float(data["threshold"]), meta)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelLoadError(f"the answerability model {path} is damaged ({exc}): {REBUILD}") from None
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+class Answerability:
+    """The loaded decision: signals over one index, and the model file; `judge` is all the Assistant calls."""
+
+    def __init__(self, model: Model, collection: Collection):
+        self.model = model
+        self.collection = collection
+
+    def judge(self, question: str, hits: Sequence[Hit], qvec: np.ndarray | None,
+              embed: Callable[[list[str]], np.ndarray] | None, threshold: float | None = None) -> Verdict:
+        """Answer or not, with the calibrated probability; a partial answer when not and the papers cover part."""
+        from .partial import partial
+
+        sig = signals(question, hits, self.collection, qvec, embed)
+        p = self.model.probability(sig.features)
+        cut = self.model.threshold if threshold is None else threshold
+        if hits and p >= cut:
+            return Verdict(True, p, sig.features)
+        made = partial(sig, hits, self.collection)
+        if made is None:
+            return Verdict(False, p, sig.features)
+        text, missing, citations = made
+        return Verdict(False, p, sig.features, missing, text, citations)
+
+
+__all__ = ["FEATURES", "DEFAULT_MODEL", "Answerability", "Collection", "Model", "Signals", "Verdict", "file_sha256",
+           "load_model", "model_to_dict", "phrases", "question_words", "salient_terms", "signals"]

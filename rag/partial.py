@@ -1,0 +1,101 @@
+"""Partial answers: what the closest papers have, and what the question asks that none of them has.
+
+Used when the answerability model says the collection does not answer. If the question's salient
+terms (rag.answerability) are mostly found in the top papers, the answer names the missing ones
+and cites the closest papers; if the question hardly touches the collection, there is no partial
+answer and the caller gives the plain abstention.
+
+    "The collection does not answer this: no abstract here covers diffusion models together with
+     tabular data. Closest: [1] <title> (diffusion models, no mention of tabular data); [2] <title>
+     (tabular data)."
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+from .types import Citation, Hit
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .answerability import Collection, Signals
+
+# Below this share of the question's salient weight found in the top papers the question does not
+# touch the collection: a plain abstention, not a partial answer.
+TOUCH_SHARE = 0.3
+
+
+def surface(words: list[tuple[str, tuple[str, ...]]], terms: set[str], salient: set[str] | None = None,
+            lacking: bool = False) -> list[str]:
+    """The question's words for `terms`, adjacent ones joined into phrases, in question order.
+
+    A word of several stems ("text-to-speech") is one unit: with `lacking`, it is listed only when
+    none of its salient stems is outside `terms` (it is missing as a whole).
+
+    >>> w = [("diffusion", ("diffus",)), ("models", ("model",)), ("for", ()), ("tabular", ("tabular",)), ("data", ("data",))]
+    >>> surface(w, {"diffus", "model", "tabular"})
+    ['diffusion models', 'tabular']
+    """
+    salient = salient if salient is not None else terms
+    out: list[str] = []
+    run: list[str] = []
+    for w, ts in words:
+        mine = [t for t in ts if t in salient]
+        hit = bool(mine) and (all(t in terms for t in mine) if lacking else any(t in terms for t in mine))
+        if hit:
+            run.append(w)
+        elif run:
+            out.append(" ".join(run))
+            run = []
+    if run:
+        out.append(" ".join(run))
+    return list(dict.fromkeys(out))
+
+
+def _share(weights: dict[str, float], terms: frozenset[str]) -> float:
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in terms) / total if total else 0.0
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _citation(number: int, hit: Hit, terms: set[str], col: "Collection") -> Citation:
+    """The hit's retrieved passage that holds most of `terms` (its first passage when none does)."""
+    passages = [p for p in hit.passages if p.span is not None] or list(hit.passages)
+    if not passages:
+        return Citation(number=number, paper_id=hit.paper_id, title=hit.title, passage=hit.paper.abstract[:300], span=(0, min(300, len(hit.paper.abstract))))
+    pos = col.index.chunk_pos
+    best = max(passages, key=lambda p: len(terms & col.chunk_terms[pos[p.chunk_id]]) if p.chunk_id in pos else -1)
+    return Citation(number=number, paper_id=hit.paper_id, title=hit.title, passage=best.text, span=best.span)
+
+
+def partial(sig: "Signals", hits: Sequence[Hit], col: "Collection") -> tuple[str, tuple[str, ...], tuple[Citation, ...]] | None:
+    """(text, missing concepts, citations) of a partial answer, or None for a plain abstention."""
+    salient = sig.salient
+    if not salient or not hits:
+        return None
+    papers = sig.paper_terms[:len(hits)]
+    if _share(salient, frozenset().union(*papers)) < TOUCH_SHARE:
+        return None  # the question does not touch the collection
+    first = max(range(len(hits)), key=lambda i: (_share(salient, papers[i]), -i))
+    have = {t for t in salient if t in papers[first]}
+    lack = set(salient) - have
+    if not have or not lack:
+        return None
+    covered, missing = surface(sig.words, have, set(salient)), surface(sig.words, lack, set(salient), lacking=True)
+    if not covered or not missing:
+        return None
+    lack_weights = {t: salient[t] for t in lack}
+    others = [i for i in range(len(hits)) if i != first and _share(lack_weights, papers[i]) > 0]
+    second = max(others, key=lambda i: (_share(lack_weights, papers[i]), -i)) if others else None
+    citations = [_citation(1, hits[first], have, col)]
+    text = (f"The collection does not answer this: no abstract here covers {_and(covered)} together with {_and(missing)}. "
+            f"Closest: [1] {hits[first].title} ({_and(covered)}, no mention of {_and(missing)})")
+    if second is not None:
+        found = surface(sig.words, {t for t in lack if t in papers[second]}, set(salient)) or missing
+        citations.append(_citation(2, hits[second], lack, col))
+        text += f"; [2] {hits[second].title} ({_and(found)})"
+    return text + ".", tuple(missing), tuple(citations)
+
+
+__all__ = ["partial", "surface"]

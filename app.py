@@ -177,6 +177,12 @@ def render_answer(answer: "Answer", turn: int, model: str | None = None) -> str:
         footer.append(f'<span class="rag-followup" title="{esc(answer.query)}">follow-up: searched with the earlier turn</span>')
     warnings = "".join(f'<div class="rag-warning">⚠ {esc(w)}</div>' for w in answer.warnings)
     foot = f'<div class="rag-footer">{" · ".join(footer)}</div>'
+    if answer.abstained and answer.missing:  # a partial answer: what the collection has, and what it lacks
+        missing = ", ".join(esc(m) for m in answer.missing)
+        body = ('<div class="rag-partial"><div class="rag-partial-title">Partly covered by the collection</div>'
+                f'<div class="rag-text">{_link_markers(esc(answer.text), turn)}</div>'
+                f'<div class="rag-partial-missing">Missing here: {missing}</div></div>')
+        return f'<div class="rag-answer rag-answer-partial">{body}{warnings}{foot}</div>'
     if answer.abstained:
         body = ('<div class="rag-abstain"><div class="rag-abstain-title">Not answered by the collection</div>'
                 f'<div>{esc(answer.text)}</div>'

@@ -23,8 +23,8 @@ from .config import EvalError
 
 TYPES = ("factoid", "which_paper", "multi_paper", "metadata", "unanswerable")
 KINDS = ("absent", "unjoined", "unstated")
-# A missing concept is "named" when the answer's `missing` shares a term at least this rare (BM25 idf,
-# rag.answerability.SALIENT_IDF) with what the question file says is missing.
+# A missing concept is "named" when the answer's `missing` shares a salient term (rag.coverage.Scorer.is_salient:
+# rare in the collection) with what the question file says is missing; without the index, idf >= NAMED_IDF.
 NAMED_IDF = 2.0
 EVAL_DIR = Path(__file__).resolve().parent
 DEFAULT_FILES = {"dev": EVAL_DIR / "questions" / "dev.jsonl", "test": EVAL_DIR / "questions" / "test.jsonl"}
@@ -113,7 +113,8 @@ def plain(text: str) -> str:
 
 def score_question(q: Question, ranked: list[str], answer: Any | None = None, *, search_ms: float | None = None,
                    similarity: float | None = None, judgment: dict[str, Any] | None = None,
-                   terms: Callable[[str], set[str]] = M.content_terms, weight: Callable[[str], float] = lambda t: 1.0) -> dict[str, Any]:
+                   terms: Callable[[str], set[str]] = M.content_terms, weight: Callable[[str], float] = lambda t: 1.0,
+                   salient: Callable[[str], bool] | None = None) -> dict[str, Any]:
     """Every metric of one question. `answer` is a rag.Answer (None: retrieval only); `similarity` the
     embedder cosine of answer and reference; `terms`/`weight` the support measure's tokenizer and idf."""
     gold = set(q.gold_ids)
@@ -146,23 +147,22 @@ def score_question(q: Question, ranked: list[str], answer: Any | None = None, *,
                         "passage_precision": support.get("passage_precision"), "sentence_recall": support.get("sentence_recall")})
         if q.kind in ("unjoined", "unstated"):
             # A partial answer counts as an abstention; it should also name what is missing.
-            row["named_missing"] = bool(answer.abstained and names_missing(answer.missing, q, terms, weight))
+            row["named_missing"] = bool(answer.abstained and names_missing(answer.missing, q, terms, salient or (lambda t: weight(t) >= NAMED_IDF)))
     if judgment:
         row.update(judgment)
     row["failures"] = failures(row)
     return row
 
 
-def names_missing(missing: Iterable[str], q: Question, terms: Callable[[str], set[str]], weight: Callable[[str], float]) -> bool:
+def names_missing(missing: Iterable[str], q: Question, terms: Callable[[str], set[str]], salient: Callable[[str], bool]) -> bool:
     """Whether the answer's missing concepts share a rare term with what `q` says is missing.
 
     Unstated: the asked detail (`detail_terms`, `missing`); unjoined: `missing` and either concept's
-    forms (neither joined paper has the other). Terms rarer than NAMED_IDF only, so "model" or "data"
-    never count.
+    forms (neither joined paper has the other). Salient terms only, so "model" or "data" never count.
     """
-    said = {t for m in missing for t in terms(m) if weight(t) >= NAMED_IDF}
+    said = {t for m in missing for t in terms(m) if salient(t)}
     expected = q.missing + (q.detail_terms if q.kind == "unstated" else q.concept_forms)
-    wanted = {t for m in expected for t in terms(m) if weight(t) >= NAMED_IDF}
+    wanted = {t for m in expected for t in terms(m) if salient(t)}
     return bool(said & wanted)
 
 

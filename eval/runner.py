@@ -90,7 +90,7 @@ class RunScorer:
             from rag.coverage import Scorer as TermScorer
 
             terms = TermScorer(assistant.loaded_index)  # the index's stemmer and BM25 idf, as rag.citations uses
-            self.terms, self.weight = terms.terms, terms.idf
+            self.terms, self.weight, self.salient = terms.terms, terms.idf, terms.is_salient
         self.options = spec.per_call
 
     def __call__(self, q: H.Question) -> dict[str, Any]:
@@ -112,7 +112,7 @@ class RunScorer:
         if self.judge is not None:
             judgment = self.judge.grade(q.question, q.answer, answer.text, [c.passage for c in answer.citations])
         return H.score_question(q, ranked, answer, search_ms=search_ms, similarity=similarity, judgment=judgment,
-                                terms=self.terms, weight=self.weight)
+                                terms=self.terms, weight=self.weight, salient=self.salient)
 
 
 def _fingerprint(spec: RunSpec, qfile: Path, judge: str | None) -> str:

@@ -7,8 +7,8 @@ parts of the question sets; README "Answerability"):
 
 - semantic: cosine of the question, and of each of its salient phrases, to the best passages
   (chunk vectors read once from the index; the question vector is the one retrieval computed);
-- concept coverage: the question's salient terms (idf above SALIENT_IDF, i.e. rarer than about one
-  chunk in ten) weighted by rarity, found in the top paper and in its neighbours;
+- concept coverage: the question's salient terms (rag.coverage.Scorer.is_salient: rarer than about one
+  chunk in eight) weighted by rarity, found in the top paper and in its neighbours;
 - co-occurrence: whether those terms appear together in any single abstract of the collection;
 - retrieval scores and margins (fused, dense, BM25), as features, never as a lone threshold.
 
@@ -39,8 +39,6 @@ if TYPE_CHECKING:  # pragma: no cover
 MODEL_FORMAT = 1
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "answerability.json"
 REBUILD = "run `python -m eval.train_answerability` to rebuild it"
-# A term is salient when rarer than this idf (BM25 idf over chunks: 2.0 is about one chunk in eight).
-SALIENT_IDF = 2.0
 MAX_PHRASES = 4
 
 FEATURES = (
@@ -144,9 +142,8 @@ def question_words(question: str) -> list[tuple[str, tuple[str, ...]]]:
 
 
 def salient_terms(words: list[tuple[str, tuple[str, ...]]], scorer: Scorer) -> dict[str, float]:
-    """Content stems rarer than SALIENT_IDF, with their idf."""
-    return {t: scorer.idf(t) for _, ts in words for t in ts
-            if not scorer.is_question_word(t) and scorer.idf(t) >= SALIENT_IDF}
+    """The salient stems (rag.coverage.Scorer.is_salient: rare, not question words), with their idf."""
+    return {t: scorer.idf(t) for _, ts in words for t in ts if scorer.is_salient(t)}
 
 
 def phrases(words: list[tuple[str, tuple[str, ...]]], salient: dict[str, float], scorer: Scorer) -> list[Phrase]:
@@ -286,6 +283,8 @@ def load_model(path: Path | str | None = None) -> Model:
     except (OSError, ValueError) as exc:
         raise ModelLoadError(f"the answerability model {path} is damaged ({type(exc).__name__}): {REBUILD}") from None
     try:
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
         if data.get("format") != MODEL_FORMAT:
             raise ValueError(f"format {data.get('format')!r}, this version reads {MODEL_FORMAT}")
         names = tuple(data["features"])

@@ -35,6 +35,11 @@ SAME_PAPER_RATIO = 0.6
 # Questions that ask for several papers ("which papers ...", "compare ...") lower that bar.
 _MULTI = re.compile(r"\b(which|what|list|name|any|all)\s+(other\s+)?(papers|works|methods|approaches|studies)\b|\bcompare|\bboth\b|\bpapers\b", re.I)
 MULTI_PAPER_RATIO = 0.7
+# Open each cited source's first quoted sentence with the paper's title.
+TITLE_LEAD = True
+# A sentence of a chosen paper joins when it adds this share of the question's content weight (a part
+# of a several-part question the chosen sentences miss). Chosen on the dev parts for key-fact recall.
+PART_GAIN = 0.15
 
 
 @dataclass
@@ -104,8 +109,13 @@ def evidence(question: str, ranked: list[Candidate], hits: Sequence[Hit], scorer
     return SENTENCE_WEIGHT * best + (1 - SENTENCE_WEIGHT) * paper
 
 
-def select(question: str, ranked: list[Candidate], max_sentences: int) -> list[Candidate]:
-    """The best sentence, then close runners-up: same paper first, other papers only when close."""
+def select(question: str, ranked: list[Candidate], max_sentences: int, scorer: Scorer | None = None) -> list[Candidate]:
+    """The best sentence, then close runners-up: same paper first, other papers only when close.
+
+    With `scorer`, a question of several parts ("by how much, and on which benchmark?") also gets
+    the sentences of the chosen papers that add a part not yet covered: each adds at least
+    PART_GAIN of the question's content weight that the sentences chosen so far lack.
+    """
     best = ranked[0]
     other_ratio = MULTI_PAPER_RATIO if _MULTI.search(question) else OTHER_PAPER_RATIO
     chosen = [best]
@@ -116,6 +126,20 @@ def select(question: str, ranked: list[Candidate], max_sentences: int) -> list[C
         ratio = SAME_PAPER_RATIO if same else other_ratio
         if cand.coverage > 0 and cand.score >= ratio * best.score:
             chosen.append(cand)
+    if scorer is None:
+        return chosen
+    content = scorer.question_terms(question, content_only=True)
+    total = sum(content.values())
+    papers = {c.hit.paper_id for c in chosen}
+    while total and len(chosen) < max_sentences:
+        have = set().union(*(c.terms for c in chosen))
+        def gain(c: Candidate) -> float:
+            return sum(w for t, w in content.items() if t in c.terms and t not in have) / total
+        pool = [c for c in ranked if c.hit.paper_id in papers and c not in chosen]
+        top = max(pool, key=lambda c: (gain(c), c.score), default=None)
+        if top is None or gain(top) < PART_GAIN:
+            break
+        chosen.append(top)
     return chosen
 
 
@@ -137,7 +161,7 @@ class ExtractiveGenerator:
             yield ABSTAIN_TEXT
             yield Draft(ABSTAIN_TEXT, [], True, ev)
             return
-        chosen = select(question, ranked, self.max_sentences)
+        chosen = select(question, ranked, self.max_sentences, self.scorer)
         # One citation per cited passage: a paper's abstract sentences (one exact span) and its
         # listing metadata (no span) are numbered separately. Sources in order of best score.
         def source(c: Candidate) -> tuple[str, bool]:
@@ -149,8 +173,11 @@ class ExtractiveGenerator:
         for n, key in enumerate(order, 1):
             group = sorted((c for c in chosen if source(c) == key), key=lambda c: c.span or (0, 0))
             hit = group[0].hit
-            for c in group:
-                parts.append(f"{c.text if c.span else f'{hit.title}: {c.text}'} [{n}]")
+            for i, c in enumerate(group):
+                # Each source opens with its title: for "which paper ...?" the title is the answer, and a
+                # quote out of context ("We propose X.") needs it.
+                lead = f"{hit.title}: " if (i == 0 and TITLE_LEAD) or not c.span else ""
+                parts.append(f"{lead}{c.text} [{n}]")
             if key[1]:  # metadata lines
                 passage, span = " ".join(c.text for c in group), None
             else:  # first to last quoted sentence: always an exact slice of the abstract

@@ -1,0 +1,271 @@
+"""Answerability: each signal on hand-made cases, the shipped model file, partial answers, the by-style eval."""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag import ABSTAIN_TEXT, Assistant
+from rag.answerability import (DEFAULT_MODEL, FEATURES, Collection, load_model, phrases, question_words, salient_terms,
+                               signals)
+from rag.errors import ModelLoadError
+from tests.conftest import write_jsonl
+
+SPARSE = "Sparse Attention for Long Documents"
+CONTRASTIVE = "Contrastive Pretraining on a Budget"
+MOLECULES = "Graph Networks for Molecules"
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    """The three-paper corpus of conftest (SMALL), indexed once for this module."""
+    from tests.conftest import SMALL
+
+    tmp = tmp_path_factory.mktemp("small")
+    from rag import Settings
+
+    settings = Settings(corpus=[write_jsonl(tmp / "small.jsonl", SMALL)], index_dir=tmp / "index", progress=False)
+    a = Assistant(settings)
+    a.index()
+    yield a
+    a.close()
+
+
+def _features(a: Assistant, question: str) -> tuple[dict[str, float], list]:
+    hits = a.search(question, k=a.settings.top_k)
+    col = a._get_collection()
+    return signals(question, hits, col, a.embed([question])[0], a.embed).features, hits
+
+
+# ---- signals on hand-made cases ------------------------------------------------------------------
+def test_every_term_in_one_abstract_gives_full_coverage_and_cooccurrence(small):
+    f, hits = _features(small, "memory queue of negatives")
+    assert hits[0].title == CONTRASTIVE
+    assert f["lex_top_paper"] == 1.0 and f["sal_top_paper"] == 1.0 and f["sal_cooc_any"] == 1.0
+    assert f["sal_split_gap"] == 0.0 and f["oov_share"] == 0.0 and f["missing_idf"] == 0.0
+    assert f["bigram_any"] == 1.0 and f["bigram_top_paper"] == 1.0  # "memory queue", "queue negat" are adjacent there
+    assert set(f) == set(FEATURES)
+
+
+def test_concepts_split_over_two_papers_show_in_cooccurrence_and_split_gap(small):
+    sc = small._get_collection().scorer
+    f, hits = _features(small, "sparse attention for molecular property prediction")
+    words = question_words("sparse attention for molecular property prediction")
+    sal = salient_terms(words, sc)
+    in_sparse = sum(w for t, w in sal.items() if t in {"spars", "attent"}) / sum(sal.values())
+    # No abstract holds both concepts: the best single paper has only its own concept's weight.
+    assert f["sal_cooc_any"] == pytest.approx(max(in_sparse, 1 - in_sparse))
+    assert f["sal_split_gap"] == pytest.approx(1 - max(in_sparse, 1 - in_sparse))
+    assert {h.title for h in hits[:2]} == {SPARSE, MOLECULES}
+
+
+def test_a_word_no_chunk_holds_is_out_of_vocabulary_with_the_largest_idf(small):
+    sc = small._get_collection().scorer
+    f, _ = _features(small, "zyzzyva contrastive learning")
+    weights = {t: sc.idf(t) for t in sc.question_terms("zyzzyva contrastive learning", content_only=True)}
+    assert sc.idf("zyzzyva") == sc.max_idf
+    assert f["oov_share"] == pytest.approx(sc.max_idf / sum(weights.values()))
+    assert f["missing_idf"] == pytest.approx(1.0)  # the rarest lacking term is the unknown one
+
+
+def test_word_order_matters_for_bigrams_only(small):
+    a, _ = _features(small, "memory queue")
+    b, _ = _features(small, "queue memory")
+    assert a["bigram_any"] == 1.0 and b["bigram_any"] == 0.0
+    assert a["sal_cooc_any"] == b["sal_cooc_any"] == 1.0
+
+
+def test_semantic_signals_match_a_direct_computation(small):
+    question = "a cheaper way to learn contrastive representations"
+    f, hits = _features(small, question)
+    col = small._get_collection()
+    q = small.embed([question])[0]
+    sims = col.chunk_vectors @ q
+    assert f["sem_top"] == pytest.approx(float(sims.max()), abs=1e-5)
+    per_paper = [max(float(sims[i]) for i in col.paper_chunks[h.paper_id]) for h in hits]
+    assert f["sem_top_paper"] == pytest.approx(per_paper[0], abs=1e-5)
+    assert f["sem_margin"] == pytest.approx(per_paper[0] - max(per_paper[1:]), abs=1e-5)
+    words = question_words(question)
+    phr = phrases(words, salient_terms(words, col.scorer), col.scorer)
+    pv = small.embed([p.text for p in phr])
+    best_any = [(col.chunk_vectors @ v).max() for v in pv]
+    assert f["phr_min_any"] == pytest.approx(float(min(best_any)), abs=1e-5)
+
+
+def test_retrieval_scores_and_margins_are_read_from_the_hits(small):
+    f, hits = _features(small, "sparse attention long documents")
+    assert f["fused_top"] == hits[0].score and f["fused_margin"] == pytest.approx(hits[0].score - hits[1].score)
+    assert f["rank_agree"] == float(hits[0].dense_rank == 1 and hits[0].bm25_rank == 1)
+
+
+def test_chunk_vectors_are_the_indexed_ones(small):
+    col = small._get_collection()
+    chunk = small.loaded_index.chunks[0]
+    stored = small.loaded_index.collection.get(ids=[chunk.chunk_id], include=["embeddings"])["embeddings"][0]
+    assert np.allclose(col.chunk_vectors[0], stored)
+    assert np.allclose(np.linalg.norm(col.chunk_vectors, axis=1), 1.0, atol=1e-3)
+
+
+# ---- the model file ------------------------------------------------------------------------------
+def test_shipped_model_loads_and_predicts_its_pinned_case(assistant):
+    model = load_model()
+    data = json.loads(DEFAULT_MODEL.read_text())
+    assert model.features == FEATURES and data["training"]["parts"] == "dev" and data["training"]["files"]
+    assert all(len(f["sha256"]) == 64 for f in data["training"]["files"])
+    pinned = data["pinned"]
+    assert model.probability(pinned["features"]) == pytest.approx(pinned["probability"], abs=1e-9)
+    # The same question through the real assistant gives the same features, hence the same probability.
+    again = assistant.answerability_signals(pinned["question"])
+    for name in FEATURES:
+        assert again[name] == pytest.approx(pinned["features"][name], abs=1e-3), name
+    assert model.probability(again) == pytest.approx(pinned["probability"], abs=5e-3)
+
+
+@pytest.mark.parametrize("content, reason", [
+    (None, "is missing"),
+    ("{not json", "is damaged"),
+    (json.dumps({"format": 1, "features": ["no_such_feature"], "mean": [0], "scale": [1], "coef": [1], "intercept": 0, "threshold": 0.5}), "unknown features"),
+    (json.dumps({"format": 1, "features": list(FEATURES), "mean": [0], "scale": [1], "coef": [1], "intercept": 0, "threshold": 0.5}), "do not match"),
+    (json.dumps({"format": 99}), "format"),
+])
+def test_missing_or_damaged_model_file_says_how_to_rebuild(tmp_path, content, reason):
+    path = tmp_path / "answerability.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ModelLoadError, match=reason) as err:
+        load_model(path)
+    assert "python -m eval.train_answerability" in str(err.value) and str(path) in str(err.value)
+
+
+def test_assistant_with_a_damaged_model_fails_with_the_rebuild_message(full_settings, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("[]")
+    a = Assistant(full_settings.with_options(answerability_model=bad))
+    try:
+        with pytest.raises(ModelLoadError, match="eval.train_answerability"):
+            a.ask("What attack success rate do the NTK-designed poisons reach?")
+    finally:
+        a.close()
+
+
+def test_training_writes_a_file_that_predicts_like_scikit_learn(tmp_path):
+    from sklearn.linear_model import LogisticRegression
+
+    from eval.train_answerability import C, _write_model, fit
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, len(FEATURES)))
+    y = (X[:, 0] + 0.5 * X[:, 3] + rng.normal(scale=0.5, size=80) > 0).astype(int)
+    m = fit(X, y)
+    questions = tmp_path / "q.jsonl"
+    write_jsonl(questions, [{"id": "a"}])
+    items = [{"question": f"q{i}", "style": "s", "_file": str(questions)} for i in range(80)]
+    path = tmp_path / "model.json"
+    _write_model(path, m, items, np.ones(80, bool), X, {})
+    model = load_model(path)
+    Z = (X - X.mean(0)) / X.std(0)
+    ref = LogisticRegression(C=C, max_iter=2000).fit(Z, y).predict_proba(Z)[:, 1]
+    ours = [model.probability(dict(zip(FEATURES, row))) for row in X]
+    assert np.allclose(ours, ref, atol=1e-6)
+    assert 0.0 <= model.threshold <= 1.0
+
+
+def test_threshold_keeps_wrong_refusals_under_the_cap():
+    from eval.train_answerability import choose_threshold
+
+    assert choose_threshold(np.array([0.1, 0.2, 0.8, 0.9]), np.array([0, 0, 1, 1])) == pytest.approx(0.5)
+    # One answerable question scores lowest: refusing it would cost 1 of 2 (50%), so the cut stays below it.
+    t = choose_threshold(np.array([0.05, 0.1, 0.2, 0.9]), np.array([1, 0, 0, 1]), max_wrong=0.05)
+    assert t < 0.05 or t == 0.0
+
+
+# ---- decisions and partial answers ---------------------------------------------------------------
+def test_kind_a_absent_topic_gets_the_plain_abstention(assistant):
+    for forced in (None, 1.0):  # the shipped model's decision, and a forced refusal: still nothing to offer
+        answer = assistant.ask("Which recipe makes the fluffiest sourdough bread?", min_confidence=forced)
+        assert answer.abstained and answer.text == ABSTAIN_TEXT and answer.missing == () and answer.citations == ()
+        assert 0.0 <= answer.confidence < 0.5
+
+
+def test_kind_b_unjoined_concepts_get_a_partial_answer_naming_the_missing_one(small):
+    answer = small.ask("sparse attention for molecular property prediction", min_confidence=1.0)
+    assert answer.abstained and answer.missing
+    assert answer.text.startswith("The collection does not answer this") and "[1]" in answer.text and "[2]" in answer.text
+    titles = {c.title for c in answer.citations}
+    assert titles == {SPARSE, MOLECULES}
+    missing = " ".join(answer.missing).lower()
+    assert ("molecular" in missing) != ("sparse" in missing)  # the concept the closest paper lacks, not both
+    for c in answer.citations:  # cited passages are exact slices of the abstract
+        paper = small.loaded_index.papers[c.paper_id]
+        assert paper.abstract[c.span[0]:c.span[1]] == c.passage
+    assert answer.to_dict()["missing"] == list(answer.missing) and answer.to_dict()["confidence"] is not None
+
+
+def test_kind_c_unstated_detail_gets_a_partial_answer_naming_the_detail(small):
+    answer = small.ask("How many GPUs did the contrastive pretraining with the memory queue use?", min_confidence=1.0)
+    assert answer.abstained and [m.lower() for m in answer.missing] == ["gpus"]
+    assert answer.citations[0].title == CONTRASTIVE and "no mention of GPUs" in answer.text
+
+
+def test_an_answerable_question_is_answered_with_its_confidence(assistant):
+    answer = assistant.ask("What attack success rate do the NTK-designed poisons reach?")
+    assert not answer.abstained and answer.missing == () and answer.confidence > load_model().threshold
+    never = assistant.ask("Which recipe makes the fluffiest sourdough bread?", min_confidence=0.0)
+    assert not never.abstained  # 0: the model never refuses; the generator answers
+
+
+def test_the_decision_is_the_model_on_the_signals(assistant):
+    """What the Assistant decides equals the shipped model applied to the features (what LOSO scores)."""
+    model = load_model()
+    for q in ("How many GPUs were used to train PIXEL?", "What does PIXEL reconstruct during pretraining instead of predicting tokens?"):
+        verdict = assistant.judge(q)
+        p = model.probability(assistant.answerability_signals(q))
+        assert verdict.confidence == pytest.approx(p, abs=1e-9) and verdict.answerable == (p >= model.threshold)
+
+
+# ---- the eval: by style, by part, partial answers scored --------------------------------------------
+def test_by_style_report_on_a_small_style_file(small, tmp_path):
+    from eval import run_eval
+
+    rows = [
+        {"id": "s-1", "style": "terse", "split": "dev", "type": "factoid", "question": "memory queue of negatives cost",
+         "gold_titles": [CONTRASTIVE], "answer": "Training is 3x cheaper.", "key_facts": ["3x cheaper"]},
+        {"id": "s-2", "style": "terse", "split": "test", "type": "factoid", "question": "sparse attention ROUGE gain arXiv",
+         "gold_titles": [SPARSE], "answer": "It improves ROUGE by 2 points.", "key_facts": ["2 points"]},
+        {"id": "s-3", "style": "terse", "split": "test", "type": "unanswerable", "unanswerable_kind": "unjoined",
+         "question": "sparse attention for molecular property prediction", "gold_titles": [], "near_titles": [SPARSE, MOLECULES],
+         "missing": ["sparse attention for molecules"], "concepts": [["sparse attention"], ["molecular", "molecules"]]},
+        {"id": "s-4", "style": "terse", "split": "test", "type": "unanswerable", "unanswerable_kind": "unstated",
+         "question": "GPUs used for contrastive memory queue training", "gold_titles": [], "near_titles": [CONTRASTIVE],
+         "missing": ["GPU count"], "detail_terms": ["GPUs"]},
+    ]
+    path = write_jsonl(tmp_path / "terse.jsonl", rows)
+    results = run_eval(questions=[path], settings=small.settings.with_options(min_confidence=1.0), out=tmp_path / "out",
+                       progress=False, say=lambda m: None)
+    runs = results["runs"]["configured"]
+    assert set(runs) == {"terse-dev", "terse-test"}  # one style file, scored part by part
+    test = runs["terse-test"]
+    assert set(test["by_style"]) == {"terse"} and test["by_style"]["terse"]["questions"] == 3
+    overall = test["overall"]
+    assert overall["abstain_recall"] == 1.0 and overall["abstain_false_abstain_rate"] == 1.0  # forced refusals
+    assert overall["partial_named"] == 1.0 and overall["abstained_by_kind"] == {"unjoined": 1.0, "unstated": 1.0}
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "## By style" in report and "| configured | terse-test | terse | 3 |" in report
+    scored = [json.loads(line) for line in (tmp_path / "out" / "rows" / "terse-test__configured.jsonl").read_text().splitlines()[1:]]
+    assert {r["id"]: r.get("named_missing") for r in scored} == {"s-2": None, "s-3": True, "s-4": True}
+    assert all(r["style"] == "terse" and r["confidence"] is not None for r in scored)
+
+
+def test_names_missing_needs_a_rare_shared_term():
+    from eval.harness import Question, names_missing
+
+    q = Question("x", "unanswerable", "?", [], kind="unstated", missing=["dataset license"], detail_terms=["license"])
+    idf = {"licens": 6.0, "dataset": 1.0, "data": 0.5}
+    terms = lambda text: {w.lower().rstrip("s")[:6] for w in text.split()}  # noqa: E731  (a toy stemmer)
+    salient = lambda t: idf.get(t, 0.0) >= 2.0  # noqa: E731
+    assert names_missing(["license"], q, terms, salient)
+    assert not names_missing(["dataset"], q, terms, salient)  # shared, but too common to name anything
+    assert not names_missing([], q, terms, salient)

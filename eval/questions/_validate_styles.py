@@ -106,7 +106,7 @@ def validate_styles(paths, papers, longest_shared_run, metadata_strings, out=Non
                 fc[(q["split"], kind)] += 1
                 counts[(q["style"], q["split"], kind)] += 1
                 for t in q["gold_titles"] + (q.get("near_titles") or []):
-                    use[t] += 1
+                    use[(os.path.basename(path), t)] += 1
         if len(styles_here) > 1:
             errors.append(f"{path}: one style per file, found {sorted(styles_here)}")
         per_file[path] = fc
@@ -123,9 +123,9 @@ def validate_styles(paths, papers, longest_shared_run, metadata_strings, out=Non
         say(f"  {'kind':14s}   dev  test")
         for k in kinds:
             say(f"  {k:14s} {fc[('dev', k)]:5d} {fc[('test', k)]:5d}")
-    for t, c in use.items():
+    for (name, t), c in use.items():
         if c > 3:
-            warnings.append(f"paper used {c} times (more than 3): {t!r}")
+            warnings.append(f"{name}: paper used {c} times (more than 3): {t!r}")
     total = sum(counts.values())
     if len(paths) > 1:
         styles = {s for s, _, _ in counts}

@@ -40,7 +40,8 @@ def main() -> None:
         mrr = sum(M.reciprocal_rank(r, g) for r, g in zip(ranked, gold)) / len(gold)
         print(f"{mode:6} {fusion:8} {k:5} {wb:7} {wd:8}  {h1:.3f}  {h5:.3f}  {mrr:.3f}", flush=True)
 
-    answers = [assistant.ask(q.question, abstain_threshold=-1.0) for q in questions]
+    # The lexical evidence alone (no answerability model): what the generators' own gate would see.
+    answers = [assistant.ask(q.question, abstain_threshold=-1.0, min_confidence=0.0) for q in questions]
     unans = [q.unanswerable for q in questions]
     best = None
     for t in sorted({round(a.evidence, 3) for a in answers}):

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
+from .chunking import split_sentences
 from .coverage import Scorer
 from .errors import ModelLoadError
 from .index import _bm25_tokenize
@@ -40,8 +41,12 @@ MODEL_FORMAT = 1
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "answerability.json"
 REBUILD = "run `python -m eval.train_answerability` to rebuild it"
 MAX_PHRASES = 4
+SENTENCE_WEIGHT = 0.32  # rag.extractive.SENTENCE_WEIGHT: the blend of the former evidence score
+MAX_WORDS = 6
 
 FEATURES = (
+    "lex_sentence",       # best sentence of the top papers (with its title) on the question's content terms
+    "lex_evidence",       # the former lone gate: 0.32 * lex_sentence + 0.68 * lex_top_paper (rag.extractive)
     "lex_passage",        # best retrieved passage's coverage of the question's content terms
     "lex_top_paper",      # top paper's coverage of the content terms
     "lex_topk",           # the top papers' union covers
@@ -61,6 +66,10 @@ FEATURES = (
     "phr_min_top",        # the least-covered salient phrase's best cosine in the top paper
     "phr_min_joint",      # best top-k paper on its least-covered phrase (semantic co-occurrence)
     "phr_min_any",        # the least-covered phrase's best cosine anywhere
+    "word_min_top",       # the least-covered salient word in the top paper: 1 if there, else its best cosine there
+    "word_mean_top",      # ... rarity-weighted mean over the salient words
+    "word_min_joint",     # the best top-k paper on its least-covered salient word (word-level co-occurrence)
+    "word_min_any",       # the least-covered salient word's best cosine anywhere (1 if some abstract has it)
     "fused_top",          # the fused retrieval score of the top paper
     "fused_margin",       # ... minus the second paper's
     "bm25_top_norm",      # top passage BM25 score over the question's total idf
@@ -116,6 +125,11 @@ class Collection:
         self.bigrams = frozenset().union(*self.paper_bigrams.values()) if self.paper_bigrams else frozenset()
         self.title_terms = {pid: frozenset(t) for pid, t in zip(pids, _bm25_tokenize([p.title for p in index.papers.values()]))}
         self.chunk_terms = [frozenset(t) for t in _bm25_tokenize([c.text for c in index.chunks])]
+        # Every abstract sentence's terms, by paper (the extractive generator quotes sentences).
+        spans = [(pid, p.abstract[a:b]) for pid, p in index.papers.items() for a, b in split_sentences(p.abstract)]
+        self.sentence_terms: dict[str, list[frozenset[str]]] = {}
+        for (pid, _), t in zip(spans, _bm25_tokenize([text for _, text in spans])):
+            self.sentence_terms.setdefault(pid, []).append(frozenset(t) | self.title_terms[pid])
         self.postings: dict[str, set[str]] = {}
         for pid, terms in self.paper_terms.items():
             for t in terms:
@@ -196,6 +210,8 @@ def signals(question: str, hits: Sequence[Hit], col: Collection, qvec: np.ndarra
         return out
     # -- lexical: content terms, then the salient ones
     f["lex_top_paper"] = _share(content, paper_terms[0])
+    f["lex_sentence"] = max((_share(content, t) for h in hits for t in col.sentence_terms.get(h.paper_id, [])), default=0.0)
+    f["lex_evidence"] = SENTENCE_WEIGHT * f["lex_sentence"] + (1 - SENTENCE_WEIGHT) * f["lex_top_paper"]
     if pairs:
         per = [_share(pairs, col.paper_bigrams.get(h.paper_id, frozenset())) for h in hits]
         f["bigram_top_paper"], f["bigram_best_paper"] = per[0], max(per)
@@ -228,17 +244,38 @@ def signals(question: str, hits: Sequence[Hit], col: Collection, qvec: np.ndarra
         f["sem_top"] = float(sims.max()) if len(sims) else 0.0
         f["sem_top_paper"] = best[0]
         f["sem_margin"] = best[0] - (max(best[1:]) if len(best) > 1 else 0.0)
-    if phr and embed is not None:
-        pv = embed([p.text for p in phr])
-        psims = np.stack([_cosines(col.chunk_vectors, v) for v in pv], axis=1)  # chunks x phrases
-        per_hit = [[float(psims[col.paper_chunks.get(h.paper_id, [0]), j].max()) for j in range(len(phr))] for h in hits]
-        out.phrase_sims = per_hit
-        f["phr_min_top"] = min(per_hit[0])
-        f["phr_min_joint"] = max(min(row) for row in per_hit)
-        f["phr_min_any"] = float(psims.max(axis=0).min())
-    elif qvec is not None:
+    # Salient words one by one: a paraphrase ("GNNs") is near its passage ("graph neural networks").
+    units = list(dict.fromkeys(w for w, ts in words if any(t in salient for t in ts)))[:MAX_WORDS]
+    if (phr or units) and embed is not None:
+        vecs = embed([p.text for p in phr] + units)
+        pv, wv = vecs[:len(phr)], vecs[len(phr):]
+        if phr:
+            psims = np.stack([_cosines(col.chunk_vectors, v) for v in pv], axis=1)  # chunks x phrases
+            per_hit = [[float(psims[col.paper_chunks.get(h.paper_id, [0]), j].max()) for j in range(len(phr))] for h in hits]
+            out.phrase_sims = per_hit
+            f["phr_min_top"] = min(per_hit[0])
+            f["phr_min_joint"] = max(min(row) for row in per_hit)
+            f["phr_min_any"] = float(psims.max(axis=0).min())
+        if units:
+            stems = {w: [t for t in ts if t in salient] for w, ts in words}
+            wsims = np.stack([_cosines(col.chunk_vectors, v) for v in wv], axis=1)  # chunks x words
+            weights = [max(salient[t] for t in stems[u]) for u in units]
+
+            def support(pid: str, terms: frozenset[str]) -> list[float]:
+                rows = col.paper_chunks.get(pid, [0])
+                return [1.0 if all(t in terms for t in stems[u]) else float(wsims[rows, j].max()) for j, u in enumerate(units)]
+
+            per = [support(h.paper_id, t) for h, t in zip(hits, paper_terms)]
+            f["word_min_top"] = min(per[0])
+            f["word_mean_top"] = sum(w * v for w, v in zip(weights, per[0])) / sum(weights)
+            f["word_min_joint"] = max(min(row) for row in per)
+            anywhere = [1.0 if all(col.postings.get(t) for t in stems[u]) else float(wsims[:, j].max()) for j, u in enumerate(units)]
+            f["word_min_any"] = min(anywhere)
+    if not phr and qvec is not None:
         f["phr_min_top"] = f["phr_min_joint"] = f["sem_top_paper"]
         f["phr_min_any"] = f["sem_top"]
+    if not units:
+        f["word_min_top"] = f["word_mean_top"] = f["word_min_joint"] = f["word_min_any"] = f["lex_top_paper"]
     return out
 
 

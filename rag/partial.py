@@ -20,7 +20,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # Below this share of the question's salient weight found in the top papers the question does not
 # touch the collection: a plain abstention, not a partial answer.
-TOUCH_SHARE = 0.3
+TOUCH_SHARE = 0.5
+# A partial answer names at most this many missing phrases; a question missing more is mostly outside
+# the collection (and echoing many of its words back would repeat whatever the question said).
+MAX_MISSING = 2
 
 
 def surface(words: list[tuple[str, tuple[str, ...]]], terms: set[str], salient: set[str] | None = None,
@@ -83,7 +86,7 @@ def partial(sig: "Signals", hits: Sequence[Hit], col: "Collection") -> tuple[str
     if not have or not lack:
         return None
     covered, missing = surface(sig.words, have, set(salient)), surface(sig.words, lack, set(salient), lacking=True)
-    if not covered or not missing:
+    if not covered or not missing or len(missing) > MAX_MISSING:
         return None
     lack_weights = {t: salient[t] for t in lack}
     others = [i for i in range(len(hits)) if i != first and _share(lack_weights, papers[i]) > 0]

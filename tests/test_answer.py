@@ -51,13 +51,18 @@ def test_cites_only_what_answers(assistant):
 
 @pytest.mark.parametrize("question", [
     "What is the capital of France?",
-    "How many GPUs were used to train PIXEL?",  # near miss: the paper is here, the detail is not
     "Which recipe makes the fluffiest sourdough bread?",
 ])
 def test_abstains_when_the_collection_does_not_answer(assistant, question):
     answer = assistant.ask(question)
-    assert answer.abstained and answer.text == ABSTAIN_TEXT and answer.citations == ()
+    assert answer.abstained and answer.text == ABSTAIN_TEXT and answer.citations == () and answer.missing == ()
     assert answer.hits, "the closest papers are still returned for display"
+
+
+def test_a_near_miss_is_a_partial_answer_that_names_the_missing_detail(assistant):
+    answer = assistant.ask("How many GPUs were used to train PIXEL?")  # the paper is here, the detail is not
+    assert answer.abstained and answer.missing == ("GPUs",) and "no mention of GPUs" in answer.text
+    _check_structure(answer, assistant)
 
 
 def test_injected_instructions_are_just_a_question(assistant):

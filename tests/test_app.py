@@ -286,6 +286,20 @@ def test_no_answer_and_error_have_their_own_look():
     assert "rag-error" in app.render_error("the question is empty <x>") and "&lt;x&gt;" in app.render_error("<x>")
 
 
+def test_a_partial_answer_has_its_own_look_with_linked_sources_and_what_is_missing():
+    import app
+
+    cite = Citation(number=1, paper_id="p1", title="Language Modelling with Pixels", passage="We render text.", span=(0, 15))
+    partial = Answer(question="q", text="No abstract here covers PIXEL together with GPUs. Closest: [1] Language Modelling with Pixels.",
+                     citations=(cite,), abstained=True, generator="extractive", timings={"total_ms": 9.0}, missing=("GPUs <x>",),
+                     confidence=0.1)
+    out = app.render_answer(partial, 2)
+    assert "rag-partial" in out and "rag-abstain" not in out and "Partly covered by the collection" in out
+    assert "Missing here: GPUs &lt;x&gt;" in out and 'class="rag-cite"' in out
+    css = (Path(app.__file__).parent / "assets" / "app.css").read_text()
+    assert ".rag-partial {" in css and ".rag-partial-missing" in css
+
+
 # ---- the shared Assistant under concurrent sessions -------------------------------------------------------
 def test_assistant_answers_threads_at_once_like_one_at_a_time(assistant):
     questions = [NTK_Q, PIXEL_Q, NO_ANSWER_Q, "Which poster won an Outstanding Paper award?"] * 3

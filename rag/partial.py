@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # Below this share of the question's salient weight found in the top papers the question does not
 # touch the collection: a plain abstention, not a partial answer.
-TOUCH_SHARE = 0.5
+TOUCH_SHARE = 0.3
 # A partial answer names at most this many missing phrases; a question missing more is mostly outside
 # the collection (and echoing many of its words back would repeat whatever the question said).
 MAX_MISSING = 2

@@ -90,7 +90,9 @@ def test_semantic_signals_match_a_direct_computation(small):
     assert f["sem_margin"] == pytest.approx(per_paper[0] - max(per_paper[1:]), abs=1e-5)
     words = question_words(question)
     phr = phrases(words, salient_terms(words, col.scorer), col.scorer)
-    pv = small.embed([p.text for p in phr])
+    sal = salient_terms(words, col.scorer)
+    units = list(dict.fromkeys(w for w, ts in words if any(t in sal for t in ts)))
+    pv = small.embed([p.text for p in phr] + units)[:len(phr)]  # one batch, as signals() embeds (int8 is batch-dependent)
     best_any = [(col.chunk_vectors @ v).max() for v in pv]
     assert f["phr_min_any"] == pytest.approx(float(min(best_any)), abs=1e-5)
 

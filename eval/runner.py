@@ -193,12 +193,13 @@ def run_eval(questions: Iterable[str | Path] | None = None, config: str | Path |
 
 
 def _parts(parsed: dict[Path, list[H.Question]], splits: dict[Path, str]) -> list[tuple[str, Path, list[H.Question]]]:
-    """(label, file, questions) to score: a file whose items carry `split` (a style set) is scored part by
-    part, labelled "<file>-<part>" (e.g. long-dev, long-test), so dev and test figures never mix."""
+    """(label, file, questions) to score: a file whose items carry two or more `split` values (a style set)
+    is scored part by part, labelled "<file>-<part>" (e.g. long-dev, long-test), so dev and test figures
+    never mix."""
     out = []
     for f, qs in parsed.items():
         names = list(dict.fromkeys(q.part for q in qs if q.part))
-        if not names:
+        if len(names) < 2:  # one part only (e.g. a held-out test file): the file's own name
             out.append((splits[f], f, qs))
             continue
         for part in names:

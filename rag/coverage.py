@@ -24,7 +24,8 @@ if TYPE_CHECKING:  # pragma: no cover
 # largest idf: 0.25 is idf 2.0 on the shipped index, about one chunk in eight; relative, so a small
 # collection has salient terms too.
 SALIENT_SHARE = 0.25
-# Words that shape a question but carry no topic; ignored when measuring evidence or concepts.
+# Words that shape a question but carry no topic (including conversational ones: "has anybody tried ...");
+# ignored when measuring evidence or concepts.
 QUESTION_WORDS = frozenset("""
 what which who whom whose how why when where whether does do did done is are was were be been being has have had
 paper papers work works study studies here there collection listing listings listed list find any anything this
@@ -32,6 +33,8 @@ that these those one ones about introduce introduced introduces original propose
 approach use used uses using show shows report reports reported get gets got achieve achieves achieved also can
 could would should much many kind kinds look looking looks need want tell me i im we our you your it its they their
 them than then such like entry entries poster posters author authors co wrote write written
+anyone anybody someone somebody wonder wondering wondered curious remember try tried trying apply applied applies
+applying thing things stuff know seen heard saw mention mentioned mentions please
 """.split())
 
 

@@ -24,6 +24,9 @@ TOUCH_SHARE = 0.3
 # A partial answer names at most this many missing phrases; a question missing more is mostly outside
 # the collection (and echoing many of its words back would repeat whatever the question said).
 MAX_MISSING = 2
+# ... unless the closest paper holds at least this share of the salient weight: then the rarest
+# MAX_MISSING missing phrases are named (long questions lack many words by paraphrase alone).
+NAME_RAREST_SHARE = 0.6
 
 
 def surface(words: list[tuple[str, tuple[str, ...]]], terms: set[str], salient: set[str] | None = None,
@@ -86,8 +89,16 @@ def partial(sig: "Signals", hits: Sequence[Hit], col: "Collection") -> tuple[str
     if not have or not lack:
         return None
     covered, missing = surface(sig.words, have, set(salient)), surface(sig.words, lack, set(salient), lacking=True)
-    if not covered or not missing or len(missing) > MAX_MISSING:
+    if not covered or not missing:
         return None
+    if len(missing) > MAX_MISSING:
+        # Many missing phrases: a long question mostly covered names its rarest gaps; one mostly
+        # outside the collection gets the plain abstention.
+        if _share(salient, papers[first]) < NAME_RAREST_SHARE:
+            return None
+        rarity = {m: max((salient[t] for w, ts in sig.words if w in m.split() for t in ts if t in lack), default=0.0) for m in missing}
+        keep = set(sorted(missing, key=lambda m: -rarity[m])[:MAX_MISSING])
+        missing = [m for m in missing if m in keep]
     lack_weights = {t: salient[t] for t in lack}
     others = [i for i in range(len(hits)) if i != first and _share(lack_weights, papers[i]) > 0]
     second = max(others, key=lambda i: (_share(lack_weights, papers[i]), -i)) if others else None

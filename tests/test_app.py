@@ -40,7 +40,8 @@ NTK_Q = "What attack success rate do the NTK-designed poisons reach?"
 NTK = "Few-shot Backdoor Attacks via Neural Tangent Kernels"
 PIXEL_Q = "What does PIXEL reconstruct during pretraining instead of predicting tokens?"
 PIXEL = "Language Modelling with Pixels"
-NO_ANSWER_Q = "How many GPUs were used to train PIXEL?"
+NO_ANSWER_Q = "Which recipe makes the fluffiest sourdough bread?"
+PARTIAL_Q = "How many GPUs were used to train PIXEL?"  # the paper is here, the detail is not: a partial answer
 USER, PASSWORD = "reader", "correct horse battery"
 WAIT_S = 60
 
@@ -366,7 +367,9 @@ def test_api_follow_up_uses_the_history(server):
 def test_api_says_when_the_collection_does_not_answer(server, assistant):
     assert assistant.ask(NO_ANSWER_Q).abstained  # the library abstains on it too
     result = client(server).predict(NO_ANSWER_Q, api_name="/ask")
-    assert result["abstained"] and result["citations"] == []
+    assert result["abstained"] and result["citations"] == [] and result["missing"] == []
+    partial = client(server).predict(PARTIAL_Q, api_name="/ask")
+    assert partial["abstained"] and partial["missing"] == ["GPUs"] and partial["citations"] and 0 <= partial["confidence"] < 0.5
 
 
 def test_api_errors_are_messages_and_the_server_keeps_serving(server):
@@ -435,6 +438,11 @@ def test_browser_shows_the_no_answer_state(server, browser):
     assert "Not answered by the collection" in answer.text and not answer.find_elements("css selector", "a.rag-cite")
     assert answer.find_elements("css selector", ".rag-abstain")[0].value_of_css_property("border-left-width") == "4px"
     screenshot(driver, "ui-no-answer.png")
+    partial = ask(driver, PARTIAL_Q)
+    assert "rag-answer-partial" in partial.get_attribute("class") and "Missing here: GPUs" in partial.text
+    assert partial.find_elements("css selector", "a.rag-cite") and not partial.find_elements("css selector", ".rag-abstain")
+    assert partial.find_elements("css selector", ".rag-partial")[0].value_of_css_property("border-left-width") == "4px"
+    screenshot(driver, "ui-partial.png")
 
 
 def test_browser_error_shows_in_the_chat_and_the_app_keeps_answering(server, browser):

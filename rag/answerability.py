@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 import numpy as np
 
 from .chunking import split_sentences
-from .coverage import Scorer
+from .coverage import Scorer, prime_terms
 from .errors import ModelLoadError
 from .index import _bm25_tokenize
 from .types import Citation, Hit
@@ -40,9 +40,9 @@ if TYPE_CHECKING:  # pragma: no cover
 MODEL_FORMAT = 1
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "answerability.json"
 REBUILD = "run `python -m eval.train_answerability` to rebuild it"
-MAX_PHRASES = 4
+MAX_PHRASES = 3
 SENTENCE_WEIGHT = 0.32  # rag.extractive.SENTENCE_WEIGHT: the blend of the former evidence score
-MAX_WORDS = 6
+MAX_WORDS = 4
 
 FEATURES = (
     "lex_sentence",       # best sentence of the top papers (with its title) on the question's content terms
@@ -126,10 +126,11 @@ class Collection:
         self.title_terms = {pid: frozenset(t) for pid, t in zip(pids, _bm25_tokenize([p.title for p in index.papers.values()]))}
         self.chunk_terms = [frozenset(t) for t in _bm25_tokenize([c.text for c in index.chunks])]
         # Every abstract sentence's terms, by paper (the extractive generator quotes sentences).
+        # (Primed into rag.coverage's cache: the extractive generator tokenizes the same sentences.)
         spans = [(pid, p.abstract[a:b]) for pid, p in index.papers.items() for a, b in split_sentences(p.abstract)]
         self.sentence_terms: dict[str, list[frozenset[str]]] = {}
-        for (pid, _), t in zip(spans, _bm25_tokenize([text for _, text in spans])):
-            self.sentence_terms.setdefault(pid, []).append(frozenset(t) | self.title_terms[pid])
+        for (pid, _), t in zip(spans, prime_terms([text for _, text in spans] + [p.title for p in index.papers.values()])):
+            self.sentence_terms.setdefault(pid, []).append(t | self.title_terms[pid])
         self.postings: dict[str, set[str]] = {}
         for pid, terms in self.paper_terms.items():
             for t in terms:

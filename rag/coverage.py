@@ -38,6 +38,33 @@ applying thing things stuff know seen heard saw mention mentioned mentions pleas
 """.split())
 
 
+_CACHE: dict[str, frozenset[str]] = {}
+CACHE_LIMIT = 200_000  # texts; about the sentences and titles of 20,000 abstracts
+
+
+def _terms(text: str) -> frozenset[str]:
+    """BM25 terms of a text, memoized: the same abstract sentences are tokenized for question after
+    question, and each bm25s.tokenize call costs about a millisecond of fixed overhead here."""
+    got = _CACHE.get(text)
+    if got is None:
+        got = frozenset(bm25_query_tokens(text))
+        if len(_CACHE) < CACHE_LIMIT:
+            _CACHE[text] = got
+    return got
+
+
+def prime_terms(texts: list[str]) -> list[frozenset[str]]:
+    """Tokenize many texts in one call (the collection's sentences, once) and remember them."""
+    from .index import _bm25_tokenize
+
+    out = [frozenset(t) for t in _bm25_tokenize(list(texts))] if texts else []
+    for text, terms in zip(texts, out):
+        if len(_CACHE) >= CACHE_LIMIT:
+            break
+        _CACHE[text] = terms
+    return out
+
+
 class Scorer:
     """Idf-weighted term coverage, with document frequencies read from the BM25 index."""
 
@@ -84,7 +111,7 @@ class Scorer:
         return term not in self._question_words and self.idf(term) >= SALIENT_SHARE * self._max_idf
 
     def terms(self, text: str) -> set[str]:
-        return set(bm25_query_tokens(text))
+        return set(_terms(text))
 
     def is_question_word(self, term: str) -> bool:
         return term in self._question_words
@@ -102,4 +129,4 @@ class Scorer:
         return sum(w for t, w in question_terms.items() if t in text_terms) / total
 
 
-__all__ = ["QUESTION_WORDS", "SALIENT_SHARE", "Scorer"]
+__all__ = ["QUESTION_WORDS", "SALIENT_SHARE", "Scorer", "prime_terms"]

@@ -131,15 +131,18 @@ def select(question: str, ranked: list[Candidate], max_sentences: int, scorer: S
     content = scorer.question_terms(question, content_only=True)
     total = sum(content.values())
     papers = {c.hit.paper_id for c in chosen}
+    taken = {id(c) for c in chosen}  # identity: comparing Candidates field by field would compare whole hits
+    have = set().union(*(c.terms for c in chosen))
     while total and len(chosen) < max_sentences:
-        have = set().union(*(c.terms for c in chosen))
         def gain(c: Candidate) -> float:
             return sum(w for t, w in content.items() if t in c.terms and t not in have) / total
-        pool = [c for c in ranked if c.hit.paper_id in papers and c not in chosen]
+        pool = [c for c in ranked if c.hit.paper_id in papers and id(c) not in taken]
         top = max(pool, key=lambda c: (gain(c), c.score), default=None)
         if top is None or gain(top) < PART_GAIN:
             break
         chosen.append(top)
+        taken.add(id(top))
+        have |= top.terms
     return chosen
 
 

@@ -1,0 +1,256 @@
+"""Which path answers a question: the listing metadata, retrieval, or both (a transparent router).
+
+`route()` reads a question with named patterns and an index of the collection's own labels (its
+author names, award, tier and session labels) and returns a `Route` saying what it found and why:
+
+    "Which papers did Sewoong Oh co-author?"        -> metadata  (author Sewoong Oh; nothing else asked)
+    "Which top-5% posters are about graph networks?" -> mixed     (tier top 5%; topic "graph networks")
+    "How does PIXEL render text?"                   -> retrieval (no listing field named)
+
+Rules, in order: an author named in an authorship phrase but absent from every author list ->
+metadata (an abstention that says so); no listing field -> retrieval; fields and no topic ->
+metadata; fields and a topic -> mixed, except a yes/no question about a paper named by its content
+("Is TimesNet a top-25% paper?"), which retrieval answers from the paper's own listing line.
+Every decision lists its reasons in `Route.reasons`, so a wrong route is easy to see and test.
+
+Does not: call a model, or answer; see rag.listed for the answers.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+
+from .listings import Listings, Lookup, name_tokens
+
+UPPER = "A-ZÀ-ÖØ-ÞĀ-Ž"
+LOWER = "a-zß-öø-ÿā-ž"
+# A name word: "Sewoong", "LeCun", "O'Neil", "Jung-Woo" or an initial "J." (not "DHVT" or "SegFormer-B4").
+_NAME_WORD = rf"(?:[{UPPER}]\.|[{UPPER}][{LOWER}'’]+(?:[{UPPER}][{LOWER}]+)?(?:-[{UPPER}]?[{LOWER}]+)?)(?![\w-])"
+NAME = rf"((?:{_NAME_WORD}\s+){{0,3}}{_NAME_WORD})"
+# Authorship phrases that frame a person's name (the name is the capitalized run in the group).
+AUTHOR_CUES = [re.compile(p) for p in (
+    rf"\b(?:papers?|posters?|works?|anything|something|articles?|orals?)\s+(?:(?:co-?)?authored\s+|written\s+)?(?:here\s+)?by\s+{NAME}",
+    rf"\b(?:co-?authored|written|authored|wrote)\s+by\s+{NAME}",
+    rf"\b(?:did|does|has|have|had)\s+{NAME}\s+(?:co-?)?(?:author|write|wrote|written|publish|present)",
+    rf"(?:^|[,;:]\s*){NAME}\s+(?:co-?authored|wrote|authored|co-?wrote)\b",
+    rf"\b{NAME}['’]s\s+(?:papers?|posters?|works?|orals?)",
+    rf"\blists?\s+{NAME}\s+as\s+(?:an?\s+)?(?:co-?)?author",
+    rf"\b(?:with|by)\s+{NAME}\s+(?:as\s+)?(?:an?\s+)?(?:co-?)?authors?\b",
+    rf"^{NAME}\s*[-–—:]\s*(?:which|what)\b",
+)]
+AUTHORSHIP = re.compile(r"\b(by|co-?authors?|co-?authored|authors?|authored|wrote|written|write)\b", re.I)
+NOT_NAMES = {"the", "a", "an", "which", "what", "who", "is", "are", "did", "does", "this", "these", "iclr", "neurips",
+             "icml", "professor", "prof", "dr", "poster", "posters", "paper", "papers", "oral", "session", "i", "any"}
+
+AWARDS = [(re.compile(r"\boutstanding[\s-]+paper", re.I), "Outstanding Paper"),
+          (re.compile(r"\bhonou?rable[\s-]+mentions?", re.I), "Honorable Mention"),
+          (re.compile(r"\b(?:award[\s-]*winning|awards?|awarded|prizes?|best[\s-]+papers?)\b", re.I), "any")]
+TIER_PATTERNS = [(re.compile(r"\btop[\s-]*(?:25|twenty[\s-]*five)\s*(?:%|percent|per\s*cent)", re.I), "top 25%"),
+                 (re.compile(r"\btop[\s-]*(?:5|five)\s*(?:%|percent|per\s*cent)", re.I), "top 5%"),
+                 (re.compile(r"\b(?:regular\s+)?poster[\s-]+accepts?\b", re.I), "poster accept")]
+PRESENTATION_PATTERNS = [
+    (re.compile(r"\borals\b|\boral\s+(?:presentations?|papers?|talks?|session|track)s?\b|\bpresented\s+(?:as\s+)?(?:an?\s+)?orals?\b", re.I), "oral"),
+    (re.compile(r"\bvirtual\s+(?:presentations?|posters?)\b|\b(?:presented\s+)?virtually\b", re.I), "virtual"),
+    (re.compile(r"\bin[\s-]+person\b", re.I), "in-person"),
+    (re.compile(r"\bposter\s+presentations?\b|\bpresented\s+as\s+(?:a\s+)?posters?\b", re.I), "poster")]
+PAGE = re.compile(r"\b(?:listing\s+)?page\s+(?:#\s*)?(\d{1,3})\b|\b(first|second|third|fourth|fifth|last)\s+(?:listing\s+)?page\b", re.I)
+ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5}
+POSTER_NUMBER = re.compile(r"(?:\bposter\s*(?:number|no\.?|nr\.?)?\s*#?\s*|#\s*)(\d{1,4})\b", re.I)
+SOLO = re.compile(r"\b(?:single|sole|solo|one|only\s+one)[\s-]+authors?(?:ed)?\b|\bauthored\s+alone\b|\bsolo\s+papers?\b", re.I)
+COUNT = re.compile(r"\bhow\s+many\b|\bnumber\s+of\s+(?:papers|posters|orals|entries|works)\b|\bcount\b", re.I)
+YES_NO = re.compile(r"^(?:is|was|are|were|did|does|do|has|have|had|can|could)\b", re.I)
+EXISTS = re.compile(r"^(?:is|are|was|were)\s+there\b|^(?:is|was)\s+anything\b|^(?:has|have|did|does|do)\s+any(?:one|body)?\b", re.I)
+LIST_FORM = re.compile(r"^(?:which|what)\b(?:\s+\S+){0,5}?\s+(?:papers|posters|orals|works|entries|ones|articles|titles)\b"
+                       r"|^(?:list|show|name|find|give|enumerate|tell)\b|\b(?:which|what)\s+(?:papers|posters|orals)\b"
+                       r"|^what\s+(?:was|is|were)\s+(?:in|on)\b|^what\s+(?:else\s+)?(?:has|did)\b", re.I)
+# Words that shape a listing question but name no topic (compared after stemming).
+LISTING_WORDS = """
+session sessions oral orals poster posters presentation presentations presented present tier tiers rated rating rate
+award awards awarded winning won win prize accepted accept top percent page pages number numbers author authors
+coauthor coauthors coauthored co authored write wrote written by with and or the a an in on of for to at as all every
+there here these list show give name names count total many how also together appear appears appeared their his her
+he she him which were person virtual virtually rather than just only single sole solo one listed listing listings
+collection iclr neurips icml conference venue 2023 got get has have had did does do is are was were it its they them
+track room publish published paper papers work works entry entries article articles title titles both jointly same
+co-author co-authored co-authors in-person number there's what's who whose someone anyone else any outstanding
+honorable honourable mention mentions best regular selected people person's first second third fourth fifth last
+""".split()
+
+
+@dataclass(frozen=True)
+class Route:
+    """What the router found in a question and the path it chose."""
+
+    name: str  # "metadata", "mixed" or "retrieval"
+    lookup: Lookup = field(default_factory=Lookup)
+    form: str = "other"  # "count", "list", "yesno" or "other"
+    topic: str = ""  # the question's content words, for ranking within the filtered set
+    unknown_authors: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def lists(self) -> bool:
+        """Whether the answer is a list of papers (a list or count question)."""
+        return self.form in ("list", "count")
+
+
+def _words(text: str) -> list[tuple[str, int, int]]:
+    """(word, start, end) for each run of letters or digits (names keep their accents here)."""
+    return [(m.group(), m.start(), m.end()) for m in re.finditer(r"[^\W_]+", text)]
+
+
+def _known_authors(question: str, listings: Listings, spans: list[tuple[int, int]], reasons: list[str]) -> list[str]:
+    """Listed authors named in the question: a full name (any case, initials allowed), or a capitalized
+    surname in an authorship question ("papers by Hong, Bhatia and Dragan")."""
+    words = _words(question)
+    toks = [name_tokens(w)[0] if name_tokens(w) else "" for w, _, _ in words]
+    found: list[str] = []
+    authorship = bool(AUTHORSHIP.search(question))
+    j = 0
+    while j < len(words):
+        listed = listings.by_surname.get(toks[j], [])
+        hit = None
+        for back in (1, 2, 3):  # a given name (or initial) up to two middle names before the surname
+            i = j - back
+            if i < 0:
+                break
+            initial_ok = len(toks[i]) > 1 or words[i][0].isupper()  # "a Wang" is an article, "A. Wang" an initial
+            matches = listings.authors_named(f"{toks[i]} {toks[j]}") if listed and initial_ok else []
+            if matches and all(len(t) <= 2 or words[k][0][:1].isupper() for k, t in zip(range(i + 1, j), toks[i + 1:j])):
+                hit = (words[i][1], words[j][2], f"{words[i][0]}{'.' if len(toks[i]) == 1 else ''} {words[j][0]}")
+                break
+        if hit is None and listed and authorship and j > 0 and words[j][0][:1].isupper() and len(toks[j]) >= 3 \
+                and toks[j] not in NOT_NAMES:
+            hit = (words[j][1], words[j][2], words[j][0])  # a surname alone, in an authorship question
+        if hit:
+            start, end, name = hit
+            spans.append((start, end))
+            found.append(name)
+            reasons.append(f"author {name!r} is listed ({', '.join(listings.authors_named(name)[:3])})")
+        j += 1
+    return list(dict.fromkeys(found))
+
+
+def _unknown_authors(question: str, listings: Listings, spans: list[tuple[int, int]], reasons: list[str]) -> list[str]:
+    """Names in authorship phrases that match no listed author."""
+    out = []
+    for cue in AUTHOR_CUES:
+        for m in cue.finditer(question):
+            start, end = m.span(1)
+            if any(a < end and start < b for a, b in spans):
+                continue
+            name = " ".join(w for w in m.group(1).split() if w.lower().strip(".") not in NOT_NAMES)
+            if not name or len(name) < 3:
+                continue
+            pieces = re.split(r",\s*|\s+and\s+", name)
+            if any(listings.authors_named(p) for p in pieces):
+                continue
+            spans.append((start, end))
+            out.append(name)
+            reasons.append(f"authorship phrase names {name!r}, who is in no author list")
+    return list(dict.fromkeys(out))
+
+
+def _first(patterns: list[tuple[re.Pattern[str], str]], question: str, spans: list[tuple[int, int]]) -> tuple[str | None, list[str]]:
+    """The value of the earliest matching pattern (several may match: "virtually rather than in person")."""
+    hits = []
+    for pattern, value in patterns:
+        for m in pattern.finditer(question):
+            spans.append(m.span())
+            hits.append((m.start(), value))
+    if not hits:
+        return None, []
+    hits.sort()
+    return hits[0][1], [v for _, v in hits]
+
+
+def _sessions(question: str, listings: Listings, spans: list[tuple[int, int]]) -> str | None:
+    low = question.lower()
+    for session in listings.sessions:
+        head = session.split(":")[0].strip().lower()
+        pattern = r"\b" + r"\s*".join(re.escape(w) for w in head.split()) + r"\b"
+        m = re.search(pattern, low)
+        if m:
+            spans.append(m.span())
+            return session
+    for kind in ("poster", "oral"):  # "the poster session": the one session of that kind, when there is one
+        m = re.search(rf"\b(?:the|this|that)\s+{kind}\s+session\b", low)  # not "which poster session": that asks for one
+        if m:
+            named = [s.session for s in listings.pages if s.session and s.kind == f"{kind} session"]
+            if len(set(named)) == 1:
+                spans.append(m.span())
+                return named[0]
+    return None
+
+
+def route(question: str, listings: Listings) -> Route:
+    """The path for `question`, with the lookup and topic it found and the reasons (see module doc)."""
+    from .index import bm25_query_tokens
+
+    q = " ".join(question.split())
+    spans: list[tuple[int, int]] = []
+    reasons: list[str] = []
+    lookup = Lookup()
+    session = _sessions(q, listings, spans)
+    if session:
+        lookup = replace(lookup, session=session)
+        reasons.append(f"session {session!r}")
+    for m in PAGE.finditer(q):
+        ref = m.group(1) or str(ORDINALS.get(m.group(2).lower(), len(listings.pages)))
+        page = listings.page_for(ref)
+        if page:
+            spans.append(m.span())
+            lookup = replace(lookup, page=page.page)
+            reasons.append(f"listing page {page.ordinal}")
+            break
+    for m in POSTER_NUMBER.finditer(q):
+        if not any(a <= m.start() < b for a, b in spans):
+            spans.append(m.span())
+            lookup = replace(lookup, poster=f"#{int(m.group(1))}")
+            reasons.append(f"poster #{int(m.group(1))}")
+            break
+    award, _ = _first(AWARDS, q, spans)
+    if award:
+        named = [a for a in listings.awards if award != "any" and a.lower() == award.lower()]
+        lookup = replace(lookup, award=named[0] if named else award)
+        reasons.append(f"award {lookup.award!r}")
+    tier, _ = _first(TIER_PATTERNS, q, spans)
+    if tier:
+        lookup = replace(lookup, tier=tier)
+        reasons.append(f"tier {tier!r}")
+    presentation, _ = _first(PRESENTATION_PATTERNS, q, spans)
+    if presentation:
+        lookup = replace(lookup, presentation=presentation)
+        reasons.append(f"presentation {presentation!r}")
+    if SOLO.search(q):
+        spans.append(SOLO.search(q).span())  # type: ignore[union-attr]
+        lookup = replace(lookup, solo=True)
+        reasons.append("single-author papers")
+    authors = _known_authors(q, listings, spans, reasons)
+    if authors:
+        lookup = replace(lookup, authors=tuple(authors))
+    unknown = _unknown_authors(q, listings, spans, reasons)
+
+    form = "count" if COUNT.search(q) else "list" if (EXISTS.search(q) or LIST_FORM.search(q)) else (
+        "yesno" if YES_NO.search(q) else "other")
+    kept = "".join(" " if any(a <= i < b for a, b in spans) else ch for i, ch in enumerate(q))
+    stop = set(bm25_query_tokens(" ".join(LISTING_WORDS)))
+    from .extractive import QUESTION_WORDS
+
+    stop |= set(bm25_query_tokens(" ".join(QUESTION_WORDS)))
+    topic_words = [w for w, _, _ in _words(kept) if (t := bm25_query_tokens(w)) and not set(t) <= stop]
+    topic = " ".join(topic_words)
+
+    if unknown:
+        return Route("metadata", lookup, form, topic, tuple(unknown), tuple(reasons + ["an unknown author: nothing to list"]))
+    if not lookup:
+        return Route("retrieval", lookup, form, topic, (), tuple(reasons + ["no listing field named"]))
+    if not topic:
+        return Route("metadata", lookup, form, topic, (), tuple(reasons + ["listing fields only: an exact lookup"]))
+    if form == "yesno" and not lookup.authors:
+        return Route("retrieval", Lookup(), form, topic, (), tuple(reasons + [
+            f"a yes/no question about a paper named by its content ({topic!r}): its own listing line answers it"]))
+    return Route("mixed", lookup, form, topic, (), tuple(reasons + [f"topic {topic!r} ranked within the lookup"]))
+
+
+__all__ = ["Route", "route", "LISTING_WORDS"]

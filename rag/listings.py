@@ -236,12 +236,12 @@ class Listings:
         return next((s for s in self.sessions if low in s.lower()), text.strip())
 
     # ---- describing the collection ----------------------------------------------------------------
-    def describe(self) -> str:
-        """The collection in one line, from its records.
+    def describe(self, short: bool = False) -> str:
+        """The collection in one line, from its records (`short`: session names cut at their colon).
 
         e.g. "525 papers from 5 listing pages: Oral 6 Track 5: ... (8), Poster Session 3 (135), 3 paper listings (264, 77, 56)"
         """
-        named = [f"{s.session or s.kind} ({s.papers})" for s in self.pages if s.session]
+        named = [f"{(s.session.split(':')[0] if short else s.session)} ({s.papers})" for s in self.pages if s.session]
         plain = [s for s in self.pages if not s.session]
         if plain:
             counts = ", ".join(str(s.papers) for s in plain)

@@ -91,7 +91,7 @@ def metadata_answer(question: str, route: Route, listings: Listings, papers: lis
         if note:
             text += " " + note
         return Answer(text=text, citations=(), abstained=True, evidence=0.0, **common)
-    what = lookup.describe()
+    what = lookup.describe(listings.page_names)
     if filtered:
         what += " (and the filters set)"
     if not papers:
@@ -143,7 +143,7 @@ class ListWriter:
     def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[str | Draft]:
         route, topic = self.route, self.route.topic
         chosen = self.relevant(hits)
-        scope = (f"of the {_plural(self.pool)} {route.lookup.describe()}" if self.pool is not None
+        scope = (f"of the {_plural(self.pool)} {route.lookup.describe(self.listings.page_names)}" if self.pool is not None
                  else "in the collection")
         n = len(chosen)
         if not chosen:

@@ -75,22 +75,22 @@ class Lookup:
     def __bool__(self) -> bool:
         return any(getattr(self, f.name) for f in fields(self))
 
-    def describe(self) -> str:
-        """The lookup in words, for answers: "by Sewoong Oh, top 5%"."""
+    def describe(self, pages: dict[str, str] | None = None) -> str:
+        """The lookup in words, for answers: "by Sewoong Oh, rated top 5%" (`pages`: page id -> name)."""
         parts = []
         if self.authors:
             parts.append("by " + " and ".join(self.authors))
         if self.award:
             parts.append("with an award" if self.award == "any" else f"with the {self.award} award")
         if self.tier:
-            parts.append(f"rated {self.tier}" if self.tier != "poster accept" else "regular poster accepts")
+            parts.append(f"rated {self.tier}" if self.tier != "poster accept" else "accepted as regular posters")
         if self.presentation:
             parts.append({"oral": "presented as orals", "poster": "presented as posters", "virtual": "presented virtually",
                           "in-person": "presented in person"}[self.presentation])
         if self.session:
             parts.append(f"in {self.session}")
         if self.page:
-            parts.append(f"listed on page {self.page}")
+            parts.append(f"listed on {(pages or {}).get(self.page, 'page ' + self.page)}")
         if self.poster:
             parts.append(f"poster {self.poster}")
         if self.solo:
@@ -108,6 +108,11 @@ class PageSummary:
     session: str | None
     kind: str  # "oral session", "poster session" or "paper listing"
     has_authors: bool
+
+    @property
+    def name(self) -> str:
+        """"page 2 (Poster Session 3)"."""
+        return f"page {self.ordinal} ({self.session or self.kind})"
 
     @property
     def label(self) -> str:
@@ -138,6 +143,7 @@ class Listings:
             self.pages.append(PageSummary(page, n, len(members), session, kind,
                                           sum(bool(p.authors) for p in members) * 2 > len(members)))
         self.page_by_id = {s.page: s for s in self.pages}
+        self.page_names = {s.page: s.name for s in self.pages}
         self.authors: dict[str, list[str]] = {}  # name as listed -> paper ids
         for p in self.papers:
             for a in p.authors:

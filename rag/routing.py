@@ -28,15 +28,15 @@ LOWER = "a-zß-öø-ÿā-ž"
 _NAME_WORD = rf"(?:[{UPPER}]\.|[{UPPER}][{LOWER}'’]+(?:[{UPPER}][{LOWER}]+)?(?:-[{UPPER}]?[{LOWER}]+)?)(?![\w-])"
 NAME = rf"((?:{_NAME_WORD}\s+){{0,3}}{_NAME_WORD})"
 # Authorship phrases that frame a person's name (the name is the capitalized run in the group).
-AUTHOR_CUES = [re.compile(p) for p in (
-    rf"\b(?:papers?|posters?|works?|anything|something|articles?|orals?)\s+(?:(?:co-?)?authored\s+|written\s+)?(?:here\s+)?by\s+{NAME}",
-    rf"\b(?:co-?authored|written|authored|wrote)\s+by\s+{NAME}",
-    rf"\b(?:did|does|has|have|had)\s+{NAME}\s+(?:co-?)?(?:author|write|wrote|written|publish|present)",
-    rf"(?:^|[,;:]\s*){NAME}\s+(?:co-?authored|wrote|authored|co-?wrote)\b",
-    rf"\b{NAME}['’]s\s+(?:papers?|posters?|works?|orals?)",
-    rf"\blists?\s+{NAME}\s+as\s+(?:an?\s+)?(?:co-?)?author",
-    rf"\b(?:with|by)\s+{NAME}\s+(?:as\s+)?(?:an?\s+)?(?:co-?)?authors?\b",
-    rf"^{NAME}\s*[-–—:]\s*(?:which|what)\b",
+AUTHOR_CUES = [re.compile(p) for p in (  # (?i:...) keeps the cue words case-blind and the name case-aware
+    rf"\b(?i:papers?|posters?|works?|anything|something|articles?|orals?)\s+(?i:(?:co-?)?authored\s+|written\s+)?(?i:here\s+)?(?i:by)\s+{NAME}",
+    rf"\b(?i:co-?authored|written|authored|wrote)\s+(?i:by)\s+{NAME}",
+    rf"\b(?i:did|does|has|have|had)\s+{NAME}\s+(?i:(?:co-?)?(?:author|write|wrote|written|publish|present))",
+    rf"(?:^|[,;:]\s*){NAME}\s+(?i:co-?authored|wrote|authored|co-?wrote)\b",
+    rf"\b{NAME}['’]s\s+(?i:papers?|posters?|works?|orals?)",
+    rf"\b(?i:lists?)\s+{NAME}\s+(?i:as)\s+(?i:an?\s+)?(?i:(?:co-?)?author)",
+    rf"\b(?i:with|by)\s+{NAME}\s+(?i:(?:as\s+)?(?:an?\s+)?(?:co-?)?authors?)\b",
+    rf"^{NAME}\s*[-–—:]\s*(?i:which|what)\b",
 )]
 AUTHORSHIP = re.compile(r"\b(by|co-?authors?|co-?authored|authors?|authored|wrote|written|write)\b", re.I)
 NOT_NAMES = {"the", "a", "an", "which", "what", "who", "is", "are", "did", "does", "this", "these", "iclr", "neurips",
@@ -74,6 +74,8 @@ collection iclr neurips icml conference venue 2023 got get has have had did does
 track room publish published paper papers work works entry entries article articles title titles both jointly same
 co-author co-authored co-authors in-person number there's what's who whose someone anyone else any outstanding
 honorable honourable mention mentions best regular selected people person's first second third fourth fifth last
+deal deals dealing concern concerns concerned address addresses addressing cover covers covering focus focuses focused
+discuss discusses discussing study studies studying tackle tackles regarding related relate relating topic topics
 """.split()
 
 

@@ -118,17 +118,21 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return 0
     for warning in answer.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    print(textwrap.fill(answer.text, width=100))
+    for line in answer.text.split("\n"):  # list answers keep one paper per line
+        print(textwrap.fill(line, width=100, subsequent_indent="    " if line.startswith("[") else ""))
     if answer.citations:
         print("\nReferences")
         for c in answer.citations:
             print(f"[{c.number}] {c.title}")
-            print(textwrap.fill(c.passage, width=100, initial_indent="    \"", subsequent_indent="     ", max_lines=4) + "\"")
+            print(textwrap.fill(c.passage, width=100, initial_indent="    \"", subsequent_indent="     ",
+                                max_lines=2 if answer.generator == "listing" else 4) + "\"")
     elif answer.abstained and answer.hits:
         print("\nClosest papers (not cited: they do not answer the question)")
         for h in answer.hits[:3]:
             print(f"  - {h.title}")
-    label = "extractive: sentences quoted from the abstracts, no language model" if answer.generator == "extractive" else answer.generator
+    label = {"extractive": "extractive: sentences quoted from the abstracts, no language model",
+             "listing": "listing metadata: exact lookup, no language model" if answer.route == "metadata" else
+             "retrieval list: the papers that clear the stated relevance bar"}.get(answer.generator, answer.generator)
     print(f"\n({label}; {answer.timings.get('total_ms', 0):.0f} ms)")
     return 0
 

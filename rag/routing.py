@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from .listings import Listings, Lookup, name_tokens
 
@@ -58,6 +59,9 @@ ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5}
 POSTER_NUMBER = re.compile(r"(?:\bposter\s*(?:number|no\.?|nr\.?)?\s*#?\s*|#\s*)(\d{1,4})\b", re.I)
 SOLO = re.compile(r"\b(?:single|sole|solo|one|only\s+one)[\s-]+authors?(?:ed)?\b|\bauthored\s+alone\b|\bsolo\s+papers?\b", re.I)
 COUNT = re.compile(r"\bhow\s+many\b|\bnumber\s+of\s+(?:papers|posters|orals|entries|works)\b|\bcount\b", re.I)
+# A count of papers ("How many papers are about diffusion?"), not a number inside one ("How many GPUs ...?").
+COUNT_PAPERS = re.compile(r"\bhow\s+many\s+(?:[\w%-]+\s+){0,3}?(?:papers|posters|orals|works|articles|entries|studies)\b"
+                          r"|\bnumber\s+of\s+(?:papers|posters|orals|entries|works)\b", re.I)
 YES_NO = re.compile(r"^(?:is|was|are|were|did|does|do|has|have|had|can|could)\b", re.I)
 EXISTS = re.compile(r"^(?:is|are|was|were)\s+there\b|^(?:is|was)\s+anything\b|^(?:has|have|did|does|do)\s+any(?:one|body)?\b", re.I)
 LIST_FORM = re.compile(r"^(?:which|what)\b(?:\s+\S+){0,5}?\s+(?:papers|posters|orals|works|entries|ones|articles|titles)\b"
@@ -76,6 +80,8 @@ co-author co-authored co-authors in-person number there's what's who whose someo
 honorable honourable mention mentions best regular selected people person's first second third fourth fifth last
 deal deals dealing concern concerns concerned address addresses addressing cover covers covering focus focuses focused
 discuss discusses discussing study studies studying tackle tackles regarding related relate relating topic topics
+receive received receiving given gave earn earned obtain obtained include included includes contain contained
+feature featured features belong belongs go went come came exactly overall altogether totally anything something
 """.split()
 
 
@@ -185,6 +191,15 @@ def _sessions(question: str, listings: Listings, spans: list[tuple[int, int]]) -
     return None
 
 
+@lru_cache(maxsize=1)
+def _stop_terms() -> frozenset[str]:
+    """Stems of the words that carry no topic: listing vocabulary and question words."""
+    from .coverage import QUESTION_WORDS
+    from .index import bm25_query_tokens
+
+    return frozenset(bm25_query_tokens(" ".join(LISTING_WORDS + sorted(QUESTION_WORDS))))
+
+
 def route(question: str, listings: Listings) -> Route:
     """The path for `question`, with the lookup and topic it found and the reasons (see module doc)."""
     from .index import bm25_query_tokens
@@ -233,13 +248,10 @@ def route(question: str, listings: Listings) -> Route:
         lookup = replace(lookup, authors=tuple(authors))
     unknown = _unknown_authors(q, listings, spans, reasons)
 
-    form = "count" if COUNT.search(q) else "list" if (EXISTS.search(q) or LIST_FORM.search(q)) else (
+    form = "count" if COUNT_PAPERS.search(q) or (lookup and COUNT.search(q)) else "list" if (EXISTS.search(q) or LIST_FORM.search(q)) else (
         "yesno" if YES_NO.search(q) else "other")
     kept = "".join(" " if any(a <= i < b for a, b in spans) else ch for i, ch in enumerate(q))
-    stop = set(bm25_query_tokens(" ".join(LISTING_WORDS)))
-    from .extractive import QUESTION_WORDS
-
-    stop |= set(bm25_query_tokens(" ".join(QUESTION_WORDS)))
+    stop = _stop_terms()
     topic_words = [w for w, _, _ in _words(kept) if (t := bm25_query_tokens(w)) and not set(t) <= stop]
     topic = " ".join(topic_words)
 

@@ -71,6 +71,8 @@ class Lookup:
     page: str | None = None  # a page id
     poster: str | None = None  # "#57"
     solo: bool = False  # single-author papers
+    n_authors: int | None = None  # papers with exactly this many listed authors
+    multi_page: bool = False  # papers listed on more than one page
 
     def __bool__(self) -> bool:
         return any(getattr(self, f.name) for f in fields(self))
@@ -95,7 +97,11 @@ class Lookup:
             parts.append(f"poster {self.poster}")
         if self.solo:
             parts.append("with a single author")
-        return ", ".join(parts)
+        if self.n_authors:
+            parts.append(f"with exactly {self.n_authors} authors")
+        if self.multi_page:
+            parts.append("listed on more than one page")
+        return ", ".join(parts) or "in the collection"
 
 
 @dataclass(frozen=True)
@@ -209,6 +215,10 @@ class Listings:
         if lookup.poster and (paper.poster_number or "").lstrip("#") != lookup.poster.lstrip("#"):
             return False
         if lookup.solo and len(paper.authors) != 1:
+            return False
+        if lookup.n_authors and len(paper.authors) != lookup.n_authors:
+            return False
+        if lookup.multi_page and len(paper.pages) < 2:
             return False
         return True
 

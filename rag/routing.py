@@ -38,6 +38,10 @@ AUTHOR_CUES = [re.compile(p) for p in (  # (?i:...) keeps the cue words case-bli
     rf"\b(?i:lists?)\s+{NAME}\s+(?i:as)\s+(?i:an?\s+)?(?i:(?:co-?)?author)",
     rf"\b(?i:with|by)\s+{NAME}\s+(?i:(?:as\s+)?(?:an?\s+)?(?:co-?)?authors?)\b",
     rf"^{NAME}\s*[-–—:]\s*(?i:which|what)\b",
+    rf"\b(?i:papers?|posters?|works?|anything|something)\s+(?i:from)\s+{NAME}",
+    rf"\b(?i:is|was)\s+{NAME}\s+(?i:(?:listed\s+as\s+)?(?:an?\s+|the\s+)?(?:co-?)?author)",
+    rf"\b{NAME}\s+(?i:appears?|listed|named)\s+(?i:as\s+)(?i:an?\s+)?(?i:(?:co-?)?author)",
+    rf"\b(?i:did|does|has|have)\s+{NAME}\s+(?i:contribute|work\s+on|appear)",
 )]
 AUTHORSHIP = re.compile(r"\b(by|co-?authors?|co-?authored|authors?|authored|wrote|written|write)\b", re.I)
 NOT_NAMES = {"the", "a", "an", "which", "what", "who", "is", "are", "did", "does", "this", "these", "iclr", "neurips",
@@ -48,25 +52,34 @@ AWARDS = [(re.compile(r"\boutstanding[\s-]+paper", re.I), "Outstanding Paper"),
           (re.compile(r"\b(?:award[\s-]*winning|awards?|awarded|prizes?|best[\s-]+papers?)\b", re.I), "any")]
 TIER_PATTERNS = [(re.compile(r"\btop[\s-]*(?:25|twenty[\s-]*five)\s*(?:%|percent|per\s*cent)", re.I), "top 25%"),
                  (re.compile(r"\btop[\s-]*(?:5|five)\s*(?:%|percent|per\s*cent)", re.I), "top 5%"),
-                 (re.compile(r"\b(?:regular\s+)?poster[\s-]+accepts?\b", re.I), "poster accept")]
+                 (re.compile(r"\b(?:regular\s+)?poster[\s-]+accepts?\b|\b(?:regular|plain|ordinary)\s+(?:poster\s+)?accept(?:s|ed|ances?)?\b", re.I), "poster accept")]
 PRESENTATION_PATTERNS = [
-    (re.compile(r"\borals\b|\boral\s+(?:presentations?|papers?|talks?|session|track)s?\b|\bpresented\s+(?:as\s+)?(?:an?\s+)?orals?\b", re.I), "oral"),
-    (re.compile(r"\bvirtual\s+(?:presentations?|posters?)\b|\b(?:presented\s+)?virtually\b", re.I), "virtual"),
+    (re.compile(r"\borals\b|\boral\s+(?:presentations?|papers?|talks?|session|track)s?\b|\bpresented\s+(?:as\s+)?(?:an?\s+)?orals?\b"
+                r"|\b(?:an?|as)\s+oral\b", re.I), "oral"),
+    (re.compile(r"\bvirtual\s+(?:presentations?|posters?)\b|\b(?:presented\s+)?virtually\b"
+                r"|\bvirtual\b(?=.*\b(?:present|presentations?|presented|posters?|session)\b)"
+                r"|\b(?:present|presentations?|presented|posters?|session)\b.*\bvirtual\b", re.I), "virtual"),
     (re.compile(r"\bin[\s-]+person\b", re.I), "in-person"),
     (re.compile(r"\bposter\s+presentations?\b|\bpresented\s+as\s+(?:a\s+)?posters?\b", re.I), "poster")]
-PAGE = re.compile(r"\b(?:listing\s+)?page\s+(?:#\s*)?(\d{1,3})\b|\b(first|second|third|fourth|fifth|last)\s+(?:listing\s+)?page\b", re.I)
-ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5}
-POSTER_NUMBER = re.compile(r"(?:\bposter\s*(?:number|no\.?|nr\.?)?\s*#?\s*|#\s*)(\d{1,4})\b", re.I)
+PAGE = re.compile(r"\b(?:listing\s+)?page\s+(?:#\s*|number\s+)?(\d{1,3}|one|two|three|four|five)\b"
+                  r"|\b(first|second|third|fourth|fifth|last)\s+(?:listing\s+)?page\b", re.I)
+ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
+POSTER_NUMBER = re.compile(r"(?:\bposter\s*(?:board\s*)?(?:number|no\.?|nr\.?)?\s*#?\s*|#\s*)(\d{1,4})\b", re.I)
+N_AUTHORS = re.compile(r"\b(?:exactly\s+|only\s+|just\s+)?(two|three|four|five|six|2|3|4|5|6)\s+(?:co-?)?authors\b", re.I)
+NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+MULTI_PAGE = re.compile(r"\bmore\s+than\s+one\s+(?:listing\s+)?page\b"
+                        r"|\b(?:several|multiple|two\s+or\s+more|different|two|both)\s+(?:listing\s+)?pages\b", re.I)
 SOLO = re.compile(r"\b(?:single|sole|solo|one|only\s+one)[\s-]+authors?(?:ed)?\b|\bauthored\s+alone\b|\bsolo\s+papers?\b", re.I)
 COUNT = re.compile(r"\bhow\s+many\b|\bnumber\s+of\s+(?:papers|posters|orals|entries|works)\b|\bcount\b", re.I)
 # A count of papers ("How many papers are about diffusion?"), not a number inside one ("How many GPUs ...?").
 COUNT_PAPERS = re.compile(r"\bhow\s+many\s+(?:[\w%-]+\s+){0,3}?(?:papers|posters|orals|works|articles|entries|studies)\b"
                           r"|\bnumber\s+of\s+(?:papers|posters|orals|entries|works)\b", re.I)
 YES_NO = re.compile(r"^(?:is|was|are|were|did|does|do|has|have|had|can|could)\b", re.I)
-EXISTS = re.compile(r"^(?:is|are|was|were)\s+there\b|^(?:is|was)\s+anything\b|^(?:has|have|did|does|do)\s+any(?:one|body)?\b", re.I)
+EXISTS = re.compile(r"^(?:is|are|was|were)\s+(?:there|any)\b|^(?:is|was)\s+anything\b|^(?:has|have|did|does|do)\s+any(?:one|body)?\b", re.I)
 LIST_FORM = re.compile(r"^(?:which|what)\b(?:\s+\S+){0,5}?\s+(?:papers|posters|orals|works|entries|ones|articles|titles)\b"
                        r"|^(?:list|show|name|find|give|enumerate|tell)\b|\b(?:which|what)\s+(?:papers|posters|orals)\b"
-                       r"|^what\s+(?:was|is|were)\s+(?:in|on)\b|^what\s+(?:else\s+)?(?:has|did)\b", re.I)
+                       r"|^what\s+(?:was|is|were)\s+(?:in|on)\b|^what\s+(?:else\s+)?(?:has|did)\b"
+                       r"|^which\b|\bamong\b.*\bwhich\b|\bwhich\s+(?:of\s+(?:them|these|those)|ones?)\b", re.I)
 # Words that shape a listing question but name no topic (compared after stemming).
 LISTING_WORDS = """
 session sessions oral orals poster posters presentation presentations presented present tier tiers rated rating rate
@@ -82,6 +95,7 @@ deal deals dealing concern concerns concerned address addresses addressing cover
 discuss discusses discussing study studies studying tackle tackles regarding related relate relating topic topics
 receive received receiving given gave earn earned obtain obtained include included includes contain contained
 feature featured features belong belongs go went come came exactly overall altogether totally anything something
+from among me us show tell please
 """.split()
 
 
@@ -139,8 +153,9 @@ def _known_authors(question: str, listings: Listings, spans: list[tuple[int, int
     return list(dict.fromkeys(found))
 
 
-def _unknown_authors(question: str, listings: Listings, spans: list[tuple[int, int]], reasons: list[str]) -> list[str]:
-    """Names in authorship phrases that match no listed author."""
+def _unknown_authors(question: str, listings: Listings, spans: list[tuple[int, int]], reasons: list[str],
+                     known: list[str]) -> list[str]:
+    """Names in authorship phrases that match no listed author (those that do join `known`: "papers by Oh")."""
     out = []
     for cue in AUTHOR_CUES:
         for m in cue.finditer(question):
@@ -148,10 +163,15 @@ def _unknown_authors(question: str, listings: Listings, spans: list[tuple[int, i
             if any(a < end and start < b for a, b in spans):
                 continue
             name = " ".join(w for w in m.group(1).split() if w.lower().strip(".") not in NOT_NAMES)
-            if not name or len(name) < 3:
+            if not name or len(name) < 2:
                 continue
-            pieces = re.split(r",\s*|\s+and\s+", name)
+            pieces = [p for p in re.split(r",\s*|\s+and\s+", name) if p]
             if any(listings.authors_named(p) for p in pieces):
+                listed = [p for p in pieces if listings.authors_named(p)]
+                if len(listed) == len(pieces):
+                    spans.append((start, end))
+                    known.extend(p for p in listed if p not in known)
+                    reasons.append(f"authorship phrase names listed author(s) {', '.join(listed)}")
                 continue
             spans.append((start, end))
             out.append(name)
@@ -235,7 +255,9 @@ def route(question: str, listings: Listings) -> Route:
     if tier:
         lookup = replace(lookup, tier=tier)
         reasons.append(f"tier {tier!r}")
-    presentation, _ = _first(PRESENTATION_PATTERNS, q, spans)
+    presentation, named = _first(PRESENTATION_PATTERNS, q, spans)
+    if presentation in ("oral", "poster") and ({"virtual", "in-person"} & set(named)):
+        presentation = next(v for v in named if v in ("virtual", "in-person"))  # "poster presentations held virtually"
     if presentation:
         lookup = replace(lookup, presentation=presentation)
         reasons.append(f"presentation {presentation!r}")
@@ -243,10 +265,20 @@ def route(question: str, listings: Listings) -> Route:
         spans.append(SOLO.search(q).span())  # type: ignore[union-attr]
         lookup = replace(lookup, solo=True)
         reasons.append("single-author papers")
+    m = N_AUTHORS.search(q)
+    if m and not lookup.solo:
+        spans.append(m.span())
+        lookup = replace(lookup, n_authors=NUMBERS.get(m.group(1).lower()) or int(m.group(1)))
+        reasons.append(f"papers with {lookup.n_authors} authors")
+    m = MULTI_PAGE.search(q)
+    if m:
+        spans.append(m.span())
+        lookup = replace(lookup, multi_page=True)
+        reasons.append("papers listed on more than one page")
     authors = _known_authors(q, listings, spans, reasons)
+    unknown = _unknown_authors(q, listings, spans, reasons, authors)
     if authors:
-        lookup = replace(lookup, authors=tuple(authors))
-    unknown = _unknown_authors(q, listings, spans, reasons)
+        lookup = replace(lookup, authors=tuple(dict.fromkeys(authors)))
 
     form = "count" if COUNT_PAPERS.search(q) or (lookup and COUNT.search(q)) else "list" if (EXISTS.search(q) or LIST_FORM.search(q)) else (
         "yesno" if YES_NO.search(q) else "other")
@@ -257,6 +289,10 @@ def route(question: str, listings: Listings) -> Route:
 
     if unknown:
         return Route("metadata", lookup, form, topic, tuple(unknown), tuple(reasons + ["an unknown author: nothing to list"]))
+    if not lookup and form == "count" and not topic:  # "How many papers (posters) are there?": the whole collection
+        if re.search(r"\bposters\b", q, re.I):
+            lookup = Lookup(presentation="poster")
+        return Route("metadata", lookup, form, topic, (), tuple(reasons + ["a count of the whole collection"]))
     if not lookup:
         return Route("retrieval", lookup, form, topic, (), tuple(reasons + ["no listing field named"]))
     if not topic:

@@ -133,9 +133,10 @@ def markdown(results: dict[str, Any], cfg: EvalConfig, questions: dict[str, list
             if any(c != "–" for c in cells):
                 out.append(f"| {key} | " + " | ".join(cells) + " |")
         for n in runs:
-            gens = results["runs"][n][split]["overall"].get("generators")
+            # "listing" writes list answers whatever generator was asked for (rag.listed): not a fallback
+            gens = [g for g in results["runs"][n][split]["overall"].get("generators") or [] if g != "listing"]
             if gens and cfg.runs and any(s.name == n and s.overrides.get("generator", "extractive") not in gens for s in cfg.runs):
-                out.append(f"\n**{n}**: asked for {next(s.overrides['generator'] for s in cfg.runs if s.name == n)}, answered by "
+                out.append(f"\n**{n}**: asked for {next(s.overrides.get('generator', 'extractive') for s in cfg.runs if s.name == n)}, answered by "
                            f"{', '.join(gens)} (the model did not load: see `warnings` in the rows)")
         out += ["", "### By question type", "", "| run | type | n | hit@1 | MRR | key facts | cited papers gold | abstained |",
                 "|---|---|---|---|---|---|---|---|"]

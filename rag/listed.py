@@ -37,9 +37,15 @@ ANAPHORA = re.compile(r"\b(it|its|it's|they|them|their|this paper|that paper|thi
 # words test is exact; the cosine catches abbreviations and paraphrases ("LLMs"). 0.45 keeps the
 # cosine test to strong matches: on "graph neural networks" it adds 4 papers to the 27 the words
 # test finds, on "large language models" 22 (abstracts that write "LLMs").
-DENSE_BAR = 0.45
-BAR_TEXT = ("papers whose title or abstract contains every word of the topic, or with a passage at cosine "
-            f"similarity {DENSE_BAR:.2f} or more to it")
+DENSE_BAR = 0.45  # the default of Settings.topic_bar
+
+
+def bar_text(bar: float) -> str:
+    """The relevance bar in words, as list and count answers over content state it."""
+    return f"papers whose title or abstract contains every word of the topic, or with a passage at cosine similarity {bar:.2f} or more to it"
+
+
+BAR_TEXT = bar_text(DENSE_BAR)
 AUTHORS_SHOWN = 4
 
 
@@ -113,6 +119,12 @@ def metadata_answer(question: str, route: Route, listings: Listings, papers: lis
         lead = f"{who}{matched} co-authored {_plural(n)} here{' together' if len(lookup.authors) > 1 else ''}:"
     elif lookup.poster and n == 1:
         lead = f"Poster {lookup.poster} is:"
+    elif lookup.shared_author and not lookup.authors:
+        names = [a for a in listings.prolific() if any(a in p.authors for p in papers)]
+        shown = ", ".join(f"{a} ({len(listings.authors[a])})" for a in names)
+        lead = f"{len(names)} authors have more than one paper here: {shown}. Their {_plural(n)}{matched}:"
+    elif lookup.most_authors and n >= 1:
+        lead = f"The longest author list here has {len(papers[0].authors)} authors:"
     else:
         lead = f"{_plural(n)} {what}{matched}:"
     citations = tuple(Citation(number=i, paper_id=p.paper_id, title=p.title, passage=listings.metadata_line(p), span=None)
@@ -126,8 +138,8 @@ class ListWriter:
 
     name = "listing"
 
-    def __init__(self, route: Route, listings: Listings, pool: int | None):
-        self.route, self.listings, self.pool = route, listings, pool  # pool: papers in the lookup (None: all)
+    def __init__(self, route: Route, listings: Listings, pool: int | None, bar: float = DENSE_BAR):
+        self.route, self.listings, self.pool, self.bar = route, listings, pool, bar  # pool: papers in the lookup (None: all)
 
     def relevant(self, hits: Sequence[Hit]) -> list[Hit]:
         """The hits that clear the bar, in retrieval order."""
@@ -136,27 +148,28 @@ class ListWriter:
         for h in hits:
             words = topic and topic <= set(bm25_query_tokens(f"{h.paper.title} {h.paper.abstract}"))
             dense = max((p.dense_score or 0.0 for p in h.passages), default=0.0)
-            if words or dense >= DENSE_BAR:
+            if words or dense >= self.bar:
                 out.append(h)
         return out
 
     def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[str | Draft]:
         route, topic = self.route, self.route.topic
         chosen = self.relevant(hits)
+        bar = bar_text(self.bar)
         scope = (f"of the {_plural(self.pool)} {route.lookup.describe(self.listings.page_names)}" if self.pool is not None
                  else "in the collection")
         n = len(chosen)
         if not chosen:
-            text = (f"None {scope} is about \u201c{topic}\u201d by the relevance bar ({BAR_TEXT}).")
+            text = (f"None {scope} is about \u201c{topic}\u201d by the relevance bar ({bar}).")
             yield text
             yield Draft(text=text, citations=[], abstained=True, evidence=0.0, generator="listing")
             return
         if route.form == "count":
             exact = "the lookup is exact; " if self.pool is not None else ""
             lead = (f"About {_plural(n)} {scope} are about \u201c{topic}\u201d — {exact}the topic count is an estimate "
-                    f"from retrieval, counting {BAR_TEXT}:")
+                    f"from retrieval, counting {bar}:")
         else:
-            lead = f"{_plural(n)} {scope} {'is' if n == 1 else 'are'} about \u201c{topic}\u201d ({BAR_TEXT}):"
+            lead = f"{_plural(n)} {scope} {'is' if n == 1 else 'are'} about \u201c{topic}\u201d ({bar}):"
         citations = []
         lines = [lead]
         for i, h in enumerate(chosen, 1):
@@ -191,7 +204,7 @@ def plan(question: str, listings: Listings, settings: Settings, filters: Filters
     if r.name == "retrieval":
         if r.form == "count" and r.topic:  # "How many papers are about diffusion?": an estimate from retrieval
             wide = settings.with_options(top_k=100, candidates=max(settings.candidates, 1000))
-            return Plan(r, settings=wide, filters=filters, query=r.topic, writer=ListWriter(r, listings, None))
+            return Plan(r, settings=wide, filters=filters, query=r.topic, writer=ListWriter(r, listings, None, settings.topic_bar))
         return Plan(r, settings=settings, filters=filters)
     papers = listings.find(r.lookup) if not r.unknown_authors else []
     if filters:
@@ -204,7 +217,7 @@ def plan(question: str, listings: Listings, settings: Settings, filters: Filters
     if not r.lists:  # "What does Kenneth Li's paper find?": the generator answers from the lookup's papers
         return Plan(r, settings=settings, filters=narrowed)
     wide = settings.with_options(top_k=min(100, len(ids)), candidates=max(settings.candidates, 1000))
-    return Plan(r, settings=wide, filters=narrowed, query=r.topic, writer=ListWriter(r, listings, len(ids)))
+    return Plan(r, settings=wide, filters=narrowed, query=r.topic, writer=ListWriter(r, listings, len(ids), settings.topic_bar))
 
 
-__all__ = ["BAR_TEXT", "Plan", "plan", "DENSE_BAR", "ListWriter", "item_line", "metadata_answer"]
+__all__ = ["BAR_TEXT", "bar_text", "Plan", "plan", "DENSE_BAR", "ListWriter", "item_line", "metadata_answer"]

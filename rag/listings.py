@@ -73,6 +73,9 @@ class Lookup:
     solo: bool = False  # single-author papers
     n_authors: int | None = None  # papers with exactly this many listed authors
     multi_page: bool = False  # papers listed on more than one page
+    multi_author: bool = False  # papers with two or more listed authors
+    shared_author: bool = False  # papers with an author who has another paper here
+    most_authors: bool = False  # the paper(s) with the longest author list
 
     def __bool__(self) -> bool:
         return any(getattr(self, f.name) for f in fields(self))
@@ -101,6 +104,12 @@ class Lookup:
             parts.append(f"with exactly {self.n_authors} authors")
         if self.multi_page:
             parts.append("listed on more than one page")
+        if self.multi_author:
+            parts.append("with more than one listed author")
+        if self.shared_author:
+            parts.append("with an author who has more than one paper here")
+        if self.most_authors:
+            parts.append("with the most authors")
         return ", ".join(parts) or "in the collection"
 
 
@@ -220,6 +229,12 @@ class Listings:
             return False
         if lookup.multi_page and len(paper.pages) < 2:
             return False
+        if lookup.multi_author and len(paper.authors) < 2:
+            return False
+        if lookup.shared_author and not any(len(self.authors.get(a, ())) > 1 for a in paper.authors):
+            return False
+        if lookup.most_authors and len(paper.authors) < max((len(p.authors) for p in self.papers), default=0):
+            return False
         return True
 
     def find(self, lookup: Lookup) -> list[Paper]:
@@ -250,6 +265,11 @@ class Listings:
     def _session_for(self, text: str) -> str:
         low = text.strip().lower()
         return next((s for s in self.sessions if low in s.lower()), text.strip())
+
+    def prolific(self) -> dict[str, int]:
+        """Authors listed on more than one paper, with their paper counts, most first."""
+        many = {a: len(ids) for a, ids in self.authors.items() if len(ids) > 1}
+        return dict(sorted(many.items(), key=lambda kv: (-kv[1], kv[0])))
 
     # ---- describing the collection ----------------------------------------------------------------
     def describe(self, short: bool = False) -> str:

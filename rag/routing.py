@@ -66,10 +66,15 @@ PAGE = re.compile(r"\b(?:listing\s+)?page\s+(?:#\s*|number\s+)?(\d{1,3}|one|two|
 ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
 POSTER_NUMBER = re.compile(r"(?:\bposter\s*(?:board\s*)?(?:number|no\.?|nr\.?)?\s*#?\s*|#\s*)(\d{1,4})\b", re.I)
 N_AUTHORS = re.compile(r"\b(?:exactly\s+|only\s+|just\s+)?(two|three|four|five|six|2|3|4|5|6)\s+(?:co-?)?authors\b", re.I)
+SHARED_AUTHOR = re.compile(r"\bauthors?\b.{0,40}\b(?:more\s+than\s+one|multiple|several|two\s+or\s+more|many)\s+papers?\b"
+                           r"|\b(?:prolific|repeat|recurring)\s+authors?\b", re.I)
+MOST_AUTHORS = re.compile(r"\b(?:most|largest\s+number\s+of|longest\s+(?:list\s+of\s+)?)\s*(?:co-?)?authors?\b"
+                          r"|\blongest\s+author\s+list\b|\bbiggest\s+team\b", re.I)
+MULTI_AUTHOR = re.compile(r"\b(?:more\s+than\s+one|multiple|several|two\s+or\s+more)\s+(?:co-?)?authors?\b", re.I)
 NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 MULTI_PAGE = re.compile(r"\bmore\s+than\s+one\s+(?:listing\s+)?page\b"
                         r"|\b(?:several|multiple|two\s+or\s+more|different|two|both)\s+(?:listing\s+)?pages\b", re.I)
-SOLO = re.compile(r"\b(?:single|sole|solo|one|only\s+one)[\s-]+authors?(?:ed)?\b|\bauthored\s+alone\b|\bsolo\s+papers?\b", re.I)
+SOLO = re.compile(r"(?<!than\s)\b(?:single|sole|solo|one|only\s+one)[\s-]+authors?(?:ed)?\b|\bauthored\s+alone\b|\bsolo\s+papers?\b", re.I)
 COUNT = re.compile(r"\bhow\s+many\b|\bnumber\s+of\s+(?:papers|posters|orals|entries|works)\b|\bcount\b", re.I)
 # A count of papers ("How many papers are about diffusion?"), not a number inside one ("How many GPUs ...?").
 COUNT_PAPERS = re.compile(r"\bhow\s+many\s+(?:[\w%-]+\s+){0,3}?(?:papers|posters|orals|works|articles|entries|studies)\b"
@@ -275,6 +280,14 @@ def route(question: str, listings: Listings) -> Route:
         spans.append(m.span())
         lookup = replace(lookup, multi_page=True)
         reasons.append("papers listed on more than one page")
+    for pattern, key, why in ((SHARED_AUTHOR, "shared_author", "authors with more than one paper"),
+                              (MULTI_AUTHOR, "multi_author", "papers with more than one author"),
+                              (MOST_AUTHORS, "most_authors", "the paper(s) with the most authors")):
+        m = pattern.search(q)
+        if m:
+            spans.append(m.span())
+            lookup = replace(lookup, **{key: True})
+            reasons.append(why)
     authors = _known_authors(q, listings, spans, reasons)
     unknown = _unknown_authors(q, listings, spans, reasons, authors)
     if authors:

@@ -82,6 +82,21 @@ def test_combinations_and_pages(listings, corpus):
         assert len(listings.find(Lookup(page=info.page))) == info.listings
 
 
+def test_author_count_and_page_lookups(listings, corpus):
+    multi = listings.find(Lookup(multi_page=True))
+    # 540 listings on the five pages merge into 525 papers: the 15 extra listings belong to the multi-page papers
+    assert len(multi) == 13 and sum(len(p.pages) - 1 for p in multi) == corpus.listings - len(corpus.papers) == 15
+    assert len(listings.find(Lookup(multi_author=True))) == sum(1 for p in corpus.papers if p.authors) - 2 == 141
+    longest = listings.find(Lookup(most_authors=True))
+    assert [len(p.authors) for p in longest] == [25]  # tests/test_corpus.py checks the 25 names
+    shared = listings.find(Lookup(shared_author=True))
+    assert {p.paper_id for p in listings.find(Lookup(authors=("Micah Goldblum",)))} <= {p.paper_id for p in shared}
+    assert all(any(len(listings.authors[a]) > 1 for a in p.authors) for p in shared)
+    assert listings.prolific()["Micah Goldblum"] == 3 and min(listings.prolific().values()) == 2
+    two = listings.find(Lookup(n_authors=2))
+    assert two and all(len(p.authors) == 2 for p in two) and any(p.title.startswith("Few-shot Backdoor") for p in two)
+
+
 def test_loose_values_as_the_cli_takes_them(listings):
     assert len(listings.search(tier="top-5")) == 11 and len(listings.search(tier="Top 25%")) == 27
     assert len(listings.search(page="5")) == 56 and len(listings.search(page="004")) == 56
@@ -145,6 +160,13 @@ PHRASINGS = [
     ("How many papers are listed on page 5?", M, {"page": "004_b18b7ed4e5679936"}),
     ("Which papers on the poster session page have just a single author?", M, {"solo": True}),
     ("Which papers did Yann Dauphin co-author?", M, {}),
+    ("Which papers are listed on more than one page?", M, {"multi_page": True}),
+    ("Which paper has the longest author list?", M, {"most_authors": True}),
+    ("Which authors have more than one paper in the collection?", M, {"shared_author": True}),
+    ("How many papers have more than one author?", M, {"multi_author": True, "solo": False}),
+    ("Which papers have exactly two authors?", M, {"n_authors": 2}),
+    ("How many poster presentations were virtual?", M, {"presentation": "virtual"}),
+    ("List the papers by Oh.", M, {"authors": ("Oh",)}),
     ("Papers by Kaiming He?", M, {}),
     # a lookup, then a topic ranked within it
     ("Which top-5% posters are about graph neural networks?", X, {"tier": "top 5%"}),
@@ -152,6 +174,8 @@ PHRASINGS = [
     ("Which RL posters is Ofir Nachum an author of?", X, {"authors": ("Ofir Nachum",)}),
     ("How many top-5% posters are about equivariance?", X, {"tier": "top 5%"}),
     ("Which orals are about graphs?", X, {"presentation": "oral"}),
+    ("Among the top 5% papers, which use reinforcement learning?", X, {"tier": "top 5%"}),
+    ("Are any of the award-winning papers about graphs?", X, {"award": "any"}),
     ("There are two different 'DINO' papers in the poster session - what is each one about?", X, {"session": "Poster Session 3"}),
     # content questions, some with name-like words that are not listed authors in an authorship phrase
     ("What attack success rate do the NTK-designed poisons reach?", R, {}),
@@ -167,6 +191,8 @@ PHRASINGS = [
     ("Who wrote the PIXEL paper?", R, {}),
     ("Which poster session was it in?", R, {}),
     ("How many papers are about diffusion?", R, {}),  # a count over content: retrieval, with a stated bar
+    ("Which papers study virtual reality?", R, {}),
+    ("How many authors does the PIXEL paper have?", R, {}),
 ]
 
 

@@ -64,12 +64,16 @@ class Lookup:
     """A structured query; every given field must hold (authors: every name must be a co-author)."""
 
     authors: tuple[str, ...] = ()
-    award: str | None = None  # a label ("Outstanding Paper") or "any"
-    tier: str | None = None  # a key of TIERS
+    award: str | None = None  # a label ("Outstanding Paper"), "any", or "none" (no award)
+    tier: str | None = None  # a key of TIERS; several joined by "|" match any of them ("top 5%|top 25%")
     presentation: str | None = None  # one of PRESENTATIONS
     session: str | None = None  # a session name as listed
     page: str | None = None  # a page id
     poster: str | None = None  # "#57"
+    poster_range: tuple[int, int] | None = None  # posters #lo to #hi, inclusive
+    poster_extremes: bool = False  # the lowest and the highest poster number
+    paper: str | None = None  # one paper, named by its title in the question (its id)
+    min_authors: int | None = None  # papers with at least this many listed authors
     solo: bool = False  # single-author papers
     n_authors: int | None = None  # papers with exactly this many listed authors
     multi_page: bool = False  # papers listed on more than one page
@@ -86,9 +90,9 @@ class Lookup:
         if self.authors:
             parts.append("by " + " and ".join(self.authors))
         if self.award:
-            parts.append("with an award" if self.award == "any" else f"with the {self.award} award")
+            parts.append({"any": "with an award", "none": "without an award"}.get(self.award, f"with the {self.award} award"))
         if self.tier:
-            parts.append(f"rated {self.tier}" if self.tier != "poster accept" else "accepted as regular posters")
+            parts.append(" or ".join(f"rated {t}" if t != "poster accept" else "accepted as regular posters" for t in self.tier.split("|")))
         if self.presentation:
             parts.append({"oral": "presented as orals", "poster": "presented as posters", "virtual": "presented virtually",
                           "in-person": "presented in person"}[self.presentation])
@@ -98,6 +102,12 @@ class Lookup:
             parts.append(f"listed on {(pages or {}).get(self.page, 'page ' + self.page)}")
         if self.poster:
             parts.append(f"poster {self.poster}")
+        if self.poster_range:
+            parts.append(f"at posters #{self.poster_range[0]} to #{self.poster_range[1]}")
+        if self.poster_extremes:
+            parts.append("at the lowest and the highest poster number")
+        if self.min_authors:
+            parts.append(f"with {self.min_authors} or more authors")
         if self.solo:
             parts.append("with a single author")
         if self.n_authors:
@@ -169,6 +179,11 @@ class Listings:
             if toks:
                 self.by_surname.setdefault(toks[-1], []).append(a)
         self.awards = sorted({p.award for p in self.papers if p.award})
+        numbers = [int(p.poster_number.lstrip("#")) for p in self.papers if (p.poster_number or "").lstrip("#").isdigit()]
+        self._poster_extremes = {min(numbers), max(numbers)} if numbers else set()
+        # Words of the titles and abstracts: a listed surname that is none of them cannot be a topic word.
+        self.text_words = {w for p in self.papers for w in name_tokens(f"{p.title} {p.abstract}")}
+        self.titles = {" ".join(name_tokens(p.title)): p.paper_id for p in self.papers if len(name_tokens(p.title)) >= 2}
         self.sessions = sorted({p.session for p in self.papers if p.session})
         self.tiers = [k for k, v in TIERS.items() if any(v in (p.presentation or "") for p in self.papers)]
 
@@ -207,9 +222,21 @@ class Listings:
         pres = (paper.presentation or "").lower()
         if lookup.authors and not all(any(name_matches(n, a) for a in paper.authors) for n in lookup.authors):
             return False
-        if lookup.award and not (paper.award and (lookup.award == "any" or lookup.award.lower() in paper.award.lower())):
+        if lookup.award == "none":
+            if paper.award:
+                return False
+        elif lookup.award and not (paper.award and (lookup.award == "any" or lookup.award.lower() in paper.award.lower())):
             return False
-        if lookup.tier and TIERS[lookup.tier] not in pres:
+        if lookup.tier and not any(TIERS[t] in pres for t in lookup.tier.split("|")):
+            return False
+        if lookup.paper and paper.paper_id != lookup.paper:
+            return False
+        number = int(paper.poster_number.lstrip("#")) if (paper.poster_number or "").lstrip("#").isdigit() else None
+        if lookup.poster_range and not (number is not None and lookup.poster_range[0] <= number <= lookup.poster_range[1]):
+            return False
+        if lookup.poster_extremes and (number is None or number not in self._poster_extremes):
+            return False
+        if lookup.min_authors and len(paper.authors) < lookup.min_authors:
             return False
         if lookup.presentation == "oral" and not pres.startswith("oral"):
             return False

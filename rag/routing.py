@@ -41,8 +41,9 @@ AUTHOR_CUES = [re.compile(p) for p in (  # (?i:...) keeps the cue words case-bli
     rf"\b(?i:papers?|posters?|works?|anything|something)\s+(?i:from)\s+{NAME}",
     rf"\b(?i:is|was)\s+{NAME}\s+(?i:(?:listed\s+as\s+)?(?:an?\s+|the\s+)?(?:co-?)?author)",
     rf"\b{NAME}\s+(?i:appears?|listed|named)\s+(?i:as\s+)(?i:an?\s+)?(?i:(?:co-?)?author)",
-    rf"\b(?i:did|does|has|have)\s+{NAME}\s+(?i:contribute|work\s+on|appear)",
+    rf"\b(?i:did|does|has|have)\s+{NAME}\s+(?i:contribute|work\s+on|appear|ha(?:ve|s)\s+(?:any|a|papers?))",
 )]
+PAPERISH = re.compile(r"\b(?:papers?|posters?|works?|authors?|co-?authors?|co-?authored|wrote|written|by|publish(?:ed)?)\b", re.I)
 AUTHORSHIP = re.compile(r"\b(by|co-?authors?|co-?authored|authors?|authored|wrote|written|write)\b", re.I)
 NOT_NAMES = {"the", "a", "an", "which", "what", "who", "is", "are", "did", "does", "this", "these", "iclr", "neurips",
              "icml", "professor", "prof", "dr", "poster", "posters", "paper", "papers", "oral", "session", "i", "any"}
@@ -61,6 +62,11 @@ PRESENTATION_PATTERNS = [
                 r"|\b(?:present|presentations?|presented|posters?|session)\b.*\bvirtual\b", re.I), "virtual"),
     (re.compile(r"\bin[\s-]+person\b", re.I), "in-person"),
     (re.compile(r"\bposter\s+presentations?\b|\bpresented\s+as\s+(?:a\s+)?posters?\b", re.I), "poster")]
+NEGATION = re.compile(r"\b(?:not|no|non|without|excluding|except|other\s+than|never)\b[^,;]*$|n't\b[^,;]*$", re.I)
+NEGATED_AWARD = re.compile(r"\b(?:not|no|without|never)\b[\w\s-]{0,30}\b(?:awards?|award[\s-]*winning|prizes?)\b"
+                           r"|n't\b[\w\s-]{0,30}\b(?:awards?|prizes?)\b|\bun-?awarded\b", re.I)
+ORAL_OR_POSTER = re.compile(r"\borals?\b.*\bposters?\b(?!\s*(?:session|#|number|no\b|accept|board))"
+                            r"|\bposters?\b(?!\s*(?:session|#|number|no\b|accept|board)).*\borals?\b", re.I)
 PAGE = re.compile(r"\b(?:listing\s+)?page\s+(?:#\s*|number\s+)?(\d{1,3}|one|two|three|four|five)\b"
                   r"|\b(first|second|third|fourth|fifth|last)\s+(?:listing\s+)?page\b", re.I)
 ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
@@ -71,8 +77,26 @@ SHARED_AUTHOR = re.compile(r"\bauthors?\b.{0,40}\b(?:more\s+than\s+one|multiple|
 MOST_AUTHORS = re.compile(r"\b(?:most|largest\s+number\s+of|longest\s+(?:list\s+of\s+)?)\s*(?:co-?)?authors?\b"
                           r"|\blongest\s+author\s+list\b|\bbiggest\s+team\b", re.I)
 MULTI_AUTHOR = re.compile(r"\b(?:more\s+than\s+one|multiple|several|two\s+or\s+more)\s+(?:co-?)?authors?\b", re.I)
-NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
-MULTI_PAGE = re.compile(r"\bmore\s+than\s+one\s+(?:listing\s+)?page\b"
+NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+           "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20}
+_N = r"(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty)"
+MIN_AUTHORS = [re.compile(rf"\b{_N}\s+or\s+more\s+(?:co-?)?authors\b|\bat\s+least\s+{_N}\s+(?:co-?)?authors\b", re.I),
+               re.compile(rf"\bmore\s+than\s+{_N}\s+(?:co-?)?authors\b", re.I)]  # the second: one more than N
+POSTER_RANGE = re.compile(r"\bposters?\s*(?:numbers?\s*)?#?\s*(\d{1,4})\s*(?:-|–|to|through|thru|and)\s*#?\s*(\d{1,4})\b"
+                          r"|#\s*(\d{1,4})\s*(?:-|–|to|through|thru)\s*#?\s*(\d{1,4})\b|\bbetween\s+#?(\d{1,4})\s+and\s+#?(\d{1,4})\b", re.I)
+POSTER_EXTREMES = re.compile(r"\b(?:lowest|highest|smallest|largest|first|last|min(?:imum)?|max(?:imum)?)\b[^?.]*\bposter\s+numbers?\b"
+                             r"|\bposter\s+numbers?\b[^?.]*\b(?:lowest|highest|smallest|largest)\b", re.I)
+# The question asks for a listing field of one paper ("Who wrote X?", "How many authors does X have?").
+ATTRIBUTE = re.compile(r"\bwho\s+(?:wrote|authored|are\s+the\s+authors|is\s+the\s+(?:first\s+|last\s+)?author)|\bauthors?\s+of\b"
+                       r"|\bhow\s+many\s+(?:co-?)?authors\b|\bauthor\s+list\b|\bposter\s+number\b|\bwhich\s+(?:session|tier|page)\b"
+                       r"|\bwhat\s+(?:session|tier|award|page)\b", re.I)
+TIER_ORDER = ("top 5%", "top 25%", "poster accept")
+NEGATION = re.compile(r"\b(?:not|no|non|without|excluding|except|other\s+than|never)\b[^,;]*$|n't\b[^,;]*$", re.I)
+NEGATED_AWARD = re.compile(r"\b(?:not|no|without|never)\b[\w\s-]{0,30}\b(?:awards?|award[\s-]*winning|prizes?)\b"
+                           r"|n't\b[\w\s-]{0,30}\b(?:awards?|prizes?)\b|\bun-?awarded\b", re.I)
+ORAL_OR_POSTER = re.compile(r"\borals?\b.*\bposters?\b(?!\s*(?:session|#|number|no\b|accept|board))"
+                            r"|\bposters?\b(?!\s*(?:session|#|number|no\b|accept|board)).*\borals?\b", re.I)
+MULTI_PAGE = re.compile(r"\bmore\s+than\s+one\s+(?:of\s+the\s+)?(?:listing\s+)?pages?\b"
                         r"|\b(?:several|multiple|two\s+or\s+more|different|two|both)\s+(?:listing\s+)?pages\b", re.I)
 SOLO = re.compile(r"(?<!than\s)\b(?:single|sole|solo|one|only\s+one)[\s-]+authors?(?:ed)?\b|\bauthored\s+alone\b|\bsolo\s+papers?\b", re.I)
 COUNT = re.compile(r"\bhow\s+many\b|\bnumber\s+of\s+(?:papers|posters|orals|entries|works)\b|\bcount\b", re.I)
@@ -100,7 +124,8 @@ deal deals dealing concern concerns concerned address addresses addressing cover
 discuss discusses discussing study studies studying tackle tackles regarding related relate relating topic topics
 receive received receiving given gave earn earned obtain obtained include included includes contain contained
 feature featured features belong belongs go went come came exactly overall altogether totally anything something
-from among me us show tell please
+from among me us show tell please up down out made make makes making think believe guess wonder know sure plain either neither
+one two three four five six seven eight nine ten eleven twelve twenty lowest highest smallest largest range through thru
 """.split()
 
 
@@ -126,9 +151,11 @@ def _words(text: str) -> list[tuple[str, int, int]]:
     return [(m.group(), m.start(), m.end()) for m in re.finditer(r"[^\W_]+", text)]
 
 
-def _known_authors(question: str, listings: Listings, spans: list[tuple[int, int]], reasons: list[str]) -> list[str]:
-    """Listed authors named in the question: a full name (any case, initials allowed), or a capitalized
-    surname in an authorship question ("papers by Hong, Bhatia and Dragan")."""
+def _known_authors(question: str, listings: Listings, spans: list[tuple[int, int]], reasons: list[str],
+                   unknown: list[str]) -> list[str]:
+    """Listed authors named in the question: a full name (any case, initials allowed), or a surname alone
+    when capitalized in an authorship question ("papers by Hong, Bhatia and Dragan") or no word of any
+    abstract. A listed surname after an unlisted given name goes to `unknown` ("Samy Bengio")."""
     words = _words(question)
     toks = [name_tokens(w)[0] if name_tokens(w) else "" for w, _, _ in words]
     found: list[str] = []
@@ -146,9 +173,23 @@ def _known_authors(question: str, listings: Listings, spans: list[tuple[int, int
             if matches and all(len(t) <= 2 or words[k][0][:1].isupper() for k, t in zip(range(i + 1, j), toks[i + 1:j])):
                 hit = (words[i][1], words[j][2], f"{words[i][0]}{'.' if len(toks[i]) == 1 else ''} {words[j][0]}")
                 break
-        if hit is None and listed and authorship and j > 0 and words[j][0][:1].isupper() and len(toks[j]) >= 3 \
-                and toks[j] not in NOT_NAMES:
-            hit = (words[j][1], words[j][2], words[j][0])  # a surname alone, in an authorship question
+        given = words[j - 1][0] if j > 0 else ""
+        if hit is None and listed and given[:1].isupper() and words[j][0][:1].isupper() and len(given) > 1 \
+                and question[words[j - 1][2]:words[j][1]].isspace() and given.lower() not in NOT_NAMES \
+                and name_tokens(given)[0] not in listings.by_surname and name_tokens(given)[0] not in listings.text_words \
+                and not any(a < words[j - 1][2] and words[j - 1][1] < b for a, b in spans) \
+                and (authorship or PAPERISH.search(question)):
+            # "Samy Bengio": a listed surname after a given name no listed author has: an unknown author
+            unknown.append(f"{given} {words[j][0]}")
+            spans.append((words[j - 1][1], words[j][2]))
+            reasons.append(f"{given} {words[j][0]!r}: the surname is listed, the given name is not")
+            j += 1
+            continue
+        capital_ok = j > 0 and words[j][0][:1].isupper() and authorship
+        # a surname that is no word of any title or abstract cannot be a topic ("how many papers is goldblum on")
+        rare_ok = toks[j] not in listings.text_words and len(toks[j]) >= 4 and bool(PAPERISH.search(question))
+        if hit is None and listed and (capital_ok or rare_ok) and len(toks[j]) >= 3 and toks[j] not in NOT_NAMES:
+            hit = (words[j][1], words[j][2], words[j][0])  # a surname alone
         if hit:
             start, end, name = hit
             spans.append((start, end))
@@ -195,6 +236,32 @@ def _first(patterns: list[tuple[re.Pattern[str], str]], question: str, spans: li
         return None, []
     hits.sort()
     return hits[0][1], [v for _, v in hits]
+
+
+def _tiers(question: str, spans: list[tuple[int, int]]) -> str | None:
+    """The tier(s) asked for: one, several joined by "|" ("top 5% or top 25%"), or the rest when all are negated."""
+    hits: list[tuple[int, str, bool]] = []
+    for pattern, value in TIER_PATTERNS:
+        for m in pattern.finditer(question):
+            spans.append(m.span())
+            negated = bool(NEGATION.search(question[max(0, m.start() - 24):m.start()]))
+            hits.append((m.start(), value, negated))
+    if not hits:
+        return None
+    hits.sort()
+    wanted = [v for _, v, neg in hits if not neg]
+    if not wanted:  # "papers not in the top 5% or top 25%"
+        wanted = [t for t in TIER_ORDER if t not in {v for _, v, _ in hits}]
+    elif len(wanted) > 1 and not re.search(r"\b(?:or|either|and)\b", question, re.I):
+        wanted = wanted[:1]
+    return "|".join(dict.fromkeys(wanted)) or None
+
+
+def _title_in(question: str, listings: Listings) -> str | None:
+    """The id of the paper whose whole title (two words or more) the question quotes, the longest one if several."""
+    text = f" {' '.join(name_tokens(question))} "
+    found = [(len(key), pid) for key, pid in listings.titles.items() if f" {key} " in text]
+    return max(found)[1] if found else None
 
 
 def _sessions(question: str, listings: Listings, spans: list[tuple[int, int]]) -> str | None:
@@ -245,6 +312,17 @@ def route(question: str, listings: Listings) -> Route:
             lookup = replace(lookup, page=page.page)
             reasons.append(f"listing page {page.ordinal}")
             break
+    m = POSTER_RANGE.search(q)
+    if m:
+        lo, hi = sorted(int(g) for g in m.groups() if g)
+        spans.append(m.span())
+        lookup = replace(lookup, poster_range=(lo, hi))
+        reasons.append(f"posters #{lo} to #{hi}")
+    m = POSTER_EXTREMES.search(q)
+    if m:
+        spans.append(m.span())
+        lookup = replace(lookup, poster_extremes=True)
+        reasons.append("the lowest and highest poster numbers")
     for m in POSTER_NUMBER.finditer(q):
         if not any(a <= m.start() < b for a, b in spans):
             spans.append(m.span())
@@ -252,17 +330,22 @@ def route(question: str, listings: Listings) -> Route:
             reasons.append(f"poster #{int(m.group(1))}")
             break
     award, _ = _first(AWARDS, q, spans)
+    if award and NEGATED_AWARD.search(q):
+        award = "none"  # "Which top 5% posters did not receive any award?"
     if award:
         named = [a for a in listings.awards if award != "any" and a.lower() == award.lower()]
         lookup = replace(lookup, award=named[0] if named else award)
         reasons.append(f"award {lookup.award!r}")
-    tier, _ = _first(TIER_PATTERNS, q, spans)
+    tier = _tiers(q, spans)
     if tier:
         lookup = replace(lookup, tier=tier)
         reasons.append(f"tier {tier!r}")
     presentation, named = _first(PRESENTATION_PATTERNS, q, spans)
     if presentation in ("oral", "poster") and ({"virtual", "in-person"} & set(named)):
         presentation = next(v for v in named if v in ("virtual", "in-person"))  # "poster presentations held virtually"
+    if presentation in ("oral", "poster") and ORAL_OR_POSTER.search(q):
+        presentation = None  # "which one was an oral and which a poster?" asks to tell them apart, not to filter
+        reasons.append("orals and posters both named: the presentation is asked, not a filter")
     if presentation:
         lookup = replace(lookup, presentation=presentation)
         reasons.append(f"presentation {presentation!r}")
@@ -270,8 +353,15 @@ def route(question: str, listings: Listings) -> Route:
         spans.append(SOLO.search(q).span())  # type: ignore[union-attr]
         lookup = replace(lookup, solo=True)
         reasons.append("single-author papers")
+    for k, pattern in enumerate(MIN_AUTHORS):
+        m = pattern.search(q)
+        if m and not lookup.min_authors:
+            spans.append(m.span())
+            n = next(g for g in m.groups() if g)
+            lookup = replace(lookup, min_authors=(NUMBERS.get(n.lower()) or int(n)) + k)
+            reasons.append(f"papers with {lookup.min_authors} or more authors")
     m = N_AUTHORS.search(q)
-    if m and not lookup.solo:
+    if m and not lookup.solo and not lookup.min_authors:
         spans.append(m.span())
         lookup = replace(lookup, n_authors=NUMBERS.get(m.group(1).lower()) or int(m.group(1)))
         reasons.append(f"papers with {lookup.n_authors} authors")
@@ -288,8 +378,9 @@ def route(question: str, listings: Listings) -> Route:
             spans.append(m.span())
             lookup = replace(lookup, **{key: True})
             reasons.append(why)
-    authors = _known_authors(q, listings, spans, reasons)
-    unknown = _unknown_authors(q, listings, spans, reasons, authors)
+    unknown: list[str] = []
+    authors = _known_authors(q, listings, spans, reasons, unknown)
+    unknown += _unknown_authors(q, listings, spans, reasons, authors)
     if authors:
         lookup = replace(lookup, authors=tuple(dict.fromkeys(authors)))
 
@@ -300,8 +391,14 @@ def route(question: str, listings: Listings) -> Route:
     topic_words = [w for w, _, _ in _words(kept) if (t := bm25_query_tokens(w)) and not set(t) <= stop]
     topic = " ".join(topic_words)
 
+    if ATTRIBUTE.search(q) and form != "yesno" and not unknown:
+        paper_id = _title_in(q, listings)
+        if paper_id:  # "Who wrote 'DenseShift: ...'?": that paper's own listing answers it
+            title = listings.by_id[paper_id].title
+            return Route("metadata", Lookup(paper=paper_id), "count" if COUNT.search(q) else "other", "", (),
+                         tuple(reasons + [f"a listing field of the paper titled {title!r}"]))
     if unknown:
-        return Route("metadata", lookup, form, topic, tuple(unknown), tuple(reasons + ["an unknown author: nothing to list"]))
+        return Route("metadata", lookup, form, topic, tuple(dict.fromkeys(unknown)), tuple(reasons + ["an unknown author: nothing to list"]))
     if not lookup and form == "count" and not topic:  # "How many papers (posters) are there?": the whole collection
         if re.search(r"\bposters\b", q, re.I):
             lookup = Lookup(presentation="poster")

@@ -65,6 +65,14 @@ def test_unknown_author_abstains_and_suggests_a_close_name(assistant):
     assert typo.abstained and "Did you mean Sewoong Oh?" in typo.text
 
 
+def test_a_paper_named_by_its_title(assistant):
+    count = assistant.ask("How many authors does 'Multi-lingual Evaluation of Code Generation Models' have?")
+    assert count.route == "metadata" and "has exactly 25 listed authors" in count.text and len(count.citations) == 1
+    unlisted = assistant.ask("Who wrote 'DenseShift: Towards Accurate and Transferable Low-Bit Shift Network'?")
+    # its page lists no authors: the answer says so and abstains instead of claiming it has none
+    assert unlisted.abstained and "lists no authors" in unlisted.text and unlisted.citations == ()
+
+
 def test_counts_over_metadata_are_exact(assistant):
     answer = assistant.ask("How many top-25% posters are there?")
     assert answer.text.startswith("There are exactly 27 papers rated top 25%") and len(answer.citations) == 27

@@ -97,6 +97,16 @@ def test_author_count_and_page_lookups(listings, corpus):
     assert two and all(len(p.authors) == 2 for p in two) and any(p.title.startswith("Few-shot Backdoor") for p in two)
 
 
+def test_negations_ranges_and_extremes(listings):
+    assert len(listings.find(Lookup(tier="top 5%", award="none"))) == 11 - 2
+    assert len(listings.find(Lookup(tier="top 5%|top 25%"))) == 11 + 27
+    posters = listings.find(Lookup(poster_range=(20, 29)))
+    assert sorted(int(p.poster_number[1:]) for p in posters) == list(range(20, 30))
+    numbers = [int(p.poster_number[1:]) for p in listings.papers if p.poster_number]
+    assert sorted(int(p.poster_number[1:]) for p in listings.find(Lookup(poster_extremes=True))) == [min(numbers), max(numbers)]
+    assert all(len(p.authors) >= 10 for p in listings.find(Lookup(min_authors=10)))
+
+
 def test_loose_values_as_the_cli_takes_them(listings):
     assert len(listings.search(tier="top-5")) == 11 and len(listings.search(tier="Top 25%")) == 27
     assert len(listings.search(page="5")) == 56 and len(listings.search(page="004")) == 56
@@ -167,6 +177,16 @@ PHRASINGS = [
     ("Which papers have exactly two authors?", M, {"n_authors": 2}),
     ("How many poster presentations were virtual?", M, {"presentation": "virtual"}),
     ("List the papers by Oh.", M, {"authors": ("Oh",)}),
+    ("how many papers is goldblum on", M, {"authors": ("goldblum",)}),  # lowercase, but no word of any abstract
+    ("Which top 5% posters did not receive any award?", M, {"award": "none", "tier": "top 5%"}),
+    ("How many posters were in either the top 5% or the top 25%?", M, {"tier": "top 5%|top 25%"}),
+    ("Which posters are plain accepts, not top 5% or top 25%?", M, {"tier": "poster accept"}),
+    ("What papers were on posters #20 through #29?", M, {"poster_range": (20, 29)}),
+    ("Which papers have the lowest and highest poster numbers?", M, {"poster_extremes": True}),
+    ("Which papers have ten or more authors?", M, {"min_authors": 10}),
+    ("Andrew Wilson has two papers - which one was an oral and which a poster?", M, {"presentation": None}),
+    ("Did Samy Bengio have any papers in this collection?", M, {}),  # Bengio is listed, Samy Bengio is not
+    ("Who wrote 'DenseShift: Towards Accurate and Transferable Low-Bit Shift Network'?", M, {}),
     ("Papers by Kaiming He?", M, {}),
     # a lookup, then a topic ranked within it
     ("Which top-5% posters are about graph neural networks?", X, {"tier": "top 5%"}),
@@ -211,6 +231,9 @@ def test_routing_covers_enough_phrasings():
 
 
 def test_route_details(listings):
+    assert route("Did Samy Bengio have any papers in this collection?", listings).unknown_authors == ("Samy Bengio",)
+    titled = route("How many authors does 'Multi-lingual Evaluation of Code Generation Models' have?", listings)
+    assert titled.form == "count" and listings.by_id[titled.lookup.paper].title == "Multi-lingual Evaluation of Code Generation Models"
     unknown = route("Which posters list Sewong Oh as an author?", listings)
     assert unknown.unknown_authors == ("Sewong Oh",)
     assert route("Which top-5% posters are about graph neural networks?", listings).topic == "graph neural networks"

@@ -65,8 +65,9 @@ def item_line(number: int, paper: Paper) -> str:
     bits = []
     if paper.authors:
         bits.append(", ".join(paper.authors[:AUTHORS_SHOWN]) + (" et al." if len(paper.authors) > AUTHORS_SHOWN else ""))
-    if paper.presentation:
-        bits.append(paper.presentation.split("/")[-1].strip() if "/" in paper.presentation else paper.presentation)
+    if paper.presentation:  # the tier alone for the usual in-person poster, the whole line otherwise ("Virtual presentation / ...")
+        usual = "in-person poster presentation /"
+        bits.append(paper.presentation[len(usual):].strip() if paper.presentation.lower().startswith(usual) else paper.presentation)
     if paper.poster_number:
         bits.append(f"poster {paper.poster_number}")
     if paper.award:

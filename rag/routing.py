@@ -84,8 +84,8 @@ MIN_AUTHORS = [re.compile(rf"\b{_N}\s+or\s+more\s+(?:co-?)?authors\b|\bat\s+leas
                re.compile(rf"\bmore\s+than\s+{_N}\s+(?:co-?)?authors\b", re.I)]  # the second: one more than N
 POSTER_RANGE = re.compile(r"\bposters?\s*(?:numbers?\s*)?#?\s*(\d{1,4})\s*(?:-|–|to|through|thru|and)\s*#?\s*(\d{1,4})\b"
                           r"|#\s*(\d{1,4})\s*(?:-|–|to|through|thru)\s*#?\s*(\d{1,4})\b|\bbetween\s+#?(\d{1,4})\s+and\s+#?(\d{1,4})\b", re.I)
-POSTER_EXTREMES = re.compile(r"\b(?:lowest|highest|smallest|largest|first|last|min(?:imum)?|max(?:imum)?)\b[^?.]*\bposter\s+numbers?\b"
-                             r"|\bposter\s+numbers?\b[^?.]*\b(?:lowest|highest|smallest|largest)\b", re.I)
+POSTER_EXTREMES = re.compile(r"\b(?:lowest|highest|smallest|largest|min(?:imum)?|max(?:imum)?)\s+(?:(?:and|or|&)\s+(?:the\s+)?"
+                             r"(?:lowest|highest|smallest|largest|min(?:imum)?|max(?:imum)?)\s+)?poster\s+numbers?\b", re.I)
 # The question asks for a listing field of one paper ("Who wrote X?", "How many authors does X have?").
 ATTRIBUTE = re.compile(r"\bwho\s+(?:wrote|authored|are\s+the\s+authors|is\s+the\s+(?:first\s+|last\s+)?author)|\bauthors?\s+of\b"
                        r"|\bhow\s+many\s+(?:co-?)?authors\b|\bauthor\s+list\b|\bposter\s+number\b|\bwhich\s+(?:session|tier|page)\b"

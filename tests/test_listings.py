@@ -209,6 +209,7 @@ PHRASINGS = [
     ("What mIoU does SegFormer-B4 get on ADE20K and at what size?", R, {}),
     ("Is TimesNet one of the top-25% papers?", R, {}),  # yes/no about a paper named by its content
     ("Who wrote the PIXEL paper?", R, {}),
+    ("Who is the first author of the Othello world-representation paper, and what was its poster number?", R, {}),
     ("Which poster session was it in?", R, {}),
     ("How many papers are about diffusion?", R, {}),  # a count over content: retrieval, with a stated bar
     ("Which papers study virtual reality?", R, {}),

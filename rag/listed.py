@@ -95,7 +95,7 @@ def metadata_answer(question: str, route: Route, listings: Listings, papers: lis
     lookup = route.lookup
     note = _no_author_note(listings) if (lookup.authors or lookup.solo or route.unknown_authors) else ""
     timings = {"retrieve_ms": elapsed_ms, "generate_ms": 0.0, "first_token_ms": elapsed_ms, "total_ms": elapsed_ms}
-    common = dict(question=question, generator="listing", timings=timings, route="metadata", query=question)
+    common = dict(question=question, generator="listing", timings=timings, route=route.name, query=question)
     if route.unknown_authors:
         names = " or ".join(route.unknown_authors)
         text = f"No paper by {names} is in the collection's author lists."
@@ -123,7 +123,7 @@ def metadata_answer(question: str, route: Route, listings: Listings, papers: lis
     only_authors = lookup.authors and lookup == type(lookup)(authors=lookup.authors)
     n = len(papers)
     if route.form == "count":
-        lead = f"There {'is' if n == 1 else 'are'} exactly {_plural(n)} {what}{matched} in the listing metadata:"
+        lead = f"There {'is' if n == 1 else 'are'} exactly {_plural(n)} {what}{matched} (counted in the listing metadata):"
     elif only_authors and not filtered:
         who = " and ".join(lookup.authors)
         lead = f"{who}{matched} co-authored {_plural(n)} here{' together' if len(lookup.authors) > 1 else ''}:"

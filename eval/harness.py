@@ -1,16 +1,18 @@
 """Questions in, scored rows out: question files, per-question scoring, aggregation with intervals.
 
 Question files are JSONL, one object per line:
-    {"id", "type", "question", "gold_titles": [...], "answer", "key_facts": [...]}
+    {"id", "type", "question", "gold_titles": [...], "answer", "key_facts": [...], "count": N (optional)}
+`count` (a "How many ...?" question) is the exact number the answer must state first (`count_exact`).
 Gold papers are named by exact title (or `gold_ids`); type "unanswerable" has no gold. Style sets
 (eval/questions/styles/<style>.jsonl) add "style", "split" (dev/test: the part), and for
 unanswerable items "unanswerable_kind" (absent/unjoined/unstated), "missing", "concepts",
-"detail_terms"; a file whose items carry "split" is scored part by part (run_eval).
+"detail_terms"; a file whose items carry two or more "split" values is scored part by part (run_eval).
 Which questions each metric averages over is stated in `aggregate` (and the README).
 """
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -39,6 +41,7 @@ class Question:
     answer: str = ""
     key_facts: list[str] = field(default_factory=list)
     source: str = ""
+    count: int | None = None  # the exact number a "How many ...?" answer must state
     style: str = "original"  # the shipped dev/test splits are style "original"
     part: str | None = None  # "dev" or "test" in a style file
     kind: str | None = None  # unanswerable_kind: absent, unjoined, unstated
@@ -88,13 +91,17 @@ def load_questions(path: Path, known_ids: Iterable[str] | None = None) -> list[Q
             unknown += [g for g in item.get("gold_ids") or [] if g not in known]
             if unknown:
                 raise EvalError(f"{where}: gold paper(s) not in the index: {unknown}")
+        count = item.get("count")
+        if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 0):
+            raise EvalError(f"{where}: 'count' must be a whole number >= 0, got {count!r}")
         kind = item.get("unanswerable_kind")
         if kind is not None and kind not in KINDS:
             raise EvalError(f"{where}: unknown unanswerable_kind {kind!r}; use one of {', '.join(KINDS)}")
         forms = [f for c in item.get("concepts") or [] for f in (c if isinstance(c, list) else [c])]
         out.append(Question(item["id"], item["type"], item["question"], gold, item.get("answer", ""),
-                            list(item.get("key_facts") or []), where, item.get("style") or "original", item.get("split"),
-                            kind, list(item.get("missing") or []), forms, list(item.get("detail_terms") or [])))
+                            list(item.get("key_facts") or []), where, count, style=item.get("style") or "original",
+                            part=item.get("split"), kind=kind, missing=list(item.get("missing") or []), concept_forms=forms,
+                            detail_terms=list(item.get("detail_terms") or [])))
     if not out:
         raise EvalError(f"{path}: no questions")
     return out
@@ -102,7 +109,18 @@ def load_questions(path: Path, known_ids: Iterable[str] | None = None) -> list[Q
 
 RETRIEVAL = ("hit@1", "hit@5", "recall@5", "recall@10", "mrr", "ndcg@10")
 ANSWER = ("key_fact_recall", "token_f1", "rouge_l", "semantic_similarity",
-          "citation_precision", "citation_recall", "passage_precision", "sentence_recall")
+          "citation_precision", "citation_recall", "passage_precision", "sentence_recall", "count_exact")
+NUMBER = re.compile(r"\b\d+\b")
+
+
+def stated_count(text: str) -> int | None:
+    """The first whole number of an answer's first line ("There are exactly 27 papers ..." -> 27), or None.
+
+    >>> stated_count("About 2 papers of the 11 papers rated top 5% are about ..."), stated_count("No paper by X.")
+    (2, None)
+    """
+    first = NUMBER.search(plain(text).split("\n")[0] if text else "")
+    return int(first.group()) if first else None
 JUDGE = ("correctness", "groundedness")
 
 
@@ -145,6 +163,9 @@ def score_question(q: Question, ranked: list[str], answer: Any | None = None, *,
                         "semantic_similarity": similarity if q.answer else None,
                         "citation_precision": M.citation_precision(cited, gold), "citation_recall": M.citation_recall(cited, gold),
                         "passage_precision": support.get("passage_precision"), "sentence_recall": support.get("sentence_recall")})
+            if q.count is not None:
+                row["count_stated"] = stated_count(answer.text.split("\n")[0])
+                row["count_exact"] = float(row["count_stated"] == q.count)
         if q.kind in ("unjoined", "unstated"):
             # A partial answer counts as an abstention; it should also name what is missing.
             row["named_missing"] = bool(answer.abstained and names_missing(answer.missing, q, terms, salient or (lambda t: weight(t) >= NAMED_IDF)))
@@ -183,6 +204,8 @@ def failures(row: dict[str, Any]) -> list[str]:
             out.append("missing key facts")
         if row.get("passage_precision") is not None and row["passage_precision"] < 1.0:
             out.append("unsupported citations")
+        if row.get("count_exact") == 0.0:
+            out.append("wrong count")
     return out
 
 

@@ -15,8 +15,10 @@ from .conversation import retrieval_query
 from .corpus import Corpus, load_corpus
 from .errors import IndexMissingError, QuestionError, SettingsError
 from .extractive import Draft, ExtractiveGenerator
+from .listed import plan as plan_question
 from .prompts import ABSTAIN_TEXT
 from .index import BuildReport, Index, build_index, is_current, open_index
+from .listings import Listings
 from .retrieve import Filters, Retriever
 from .settings import Settings, load_settings
 from .types import Answer, Hit, Paper
@@ -45,6 +47,7 @@ class Assistant:
         self._generators: dict[str, Any] = {}
         self._collection: Collection | None = None  # per-index data of the answerability signals
         self._answerability: dict[str, Answerability] = {}  # by model file
+        self._listings: tuple[Index, Listings] | None = None
         self.last_build: BuildReport | None = None
 
     # ---- loading ------------------------------------------------------------------------------
@@ -156,10 +159,35 @@ class Assistant:
                                 "create Assistant(Settings(...)) with them instead")
         return (self.settings.with_options(**options) if options else self.settings), filters
 
+    def listings(self) -> Listings:
+        """The indexed papers' listing metadata, for exact lookups (rag.listings); built once per opened index."""
+        with self._lock:
+            index = self.loaded_index
+            if self._listings is None or self._listings[0] is not index:
+                self._listings = (index, Listings(index.papers.values()))
+            return self._listings[1]
+
     def search(self, query: str, k: int = 10, **options: Any) -> list[Hit]:
-        """Papers best first, each with `.paper_id`, `.title`, `.score` and its matching passages."""
+        """Papers best first, each with `.paper_id`, `.title`, `.score` and its matching passages.
+
+        A listed author's name in the query ("Sewoong Oh", "S. Oh backdoor") limits the search to
+        their papers, so searching a name finds that author's papers, not passages that mention it.
+        """
+        from dataclasses import replace
+
+        from .routing import route
+
         settings, filters = self._per_call(dict(options))
         query = self._check_question(query, settings)
+        listings = self.listings()
+        names = route(query, listings).lookup.authors
+        if not names and len(query.split()) <= 4 and listings.authors_named(query):
+            names = (query,)  # the query is a name and nothing else ("Goldblum", "J. Hayase")
+        if names:
+            from .listings import Lookup
+
+            ids = tuple(p.paper_id for p in listings.find(Lookup(authors=names)))
+            filters = replace(filters, paper_ids=ids) if filters else Filters(paper_ids=ids)
         return self.retriever.search(query, k=k, mode=settings.retriever, filters=filters, settings=settings)
 
     def ask_stream(self, question: str, **options: Any) -> Iterator[str | Answer]:
@@ -174,23 +202,33 @@ class Assistant:
         history = options.pop("history", None)
         settings, filters = self._per_call(options)
         question = self._check_question(question, settings)
-        query = retrieval_query(question, history) if history else question
+        # Listing questions (authors, awards, tiers, sessions, pages, posters) are answered from the
+        # metadata, complete; mixed ones narrow the retrieval below to the lookup's papers (rag.listed).
+        routed = plan_question(question, self.listings(), settings, filters, history)
+        if routed.answer is not None:
+            yield routed.answer.text
+            yield routed.answer
+            return
+        settings, filters = routed.settings or settings, routed.filters
+        query = routed.query or (retrieval_query(question, history) if history else question)
         hits = self.retriever.search(query, k=settings.top_k, mode=settings.retriever, filters=filters, settings=settings)
         retrieved = time.perf_counter()
         # One answerability decision, before any generator (so it also decides whether a model is called).
-        verdict = self._get_answerability(settings).judge(question, hits, self._query_vector(question), self.embed,
-                                                          settings.min_confidence)
+        # A list or count answer over the listings (routed.writer) is the router's to decide.
+        verdict = None if routed.writer else self._get_answerability(settings).judge(
+            question, hits, self._query_vector(question), self.embed, settings.min_confidence)
         decided = time.perf_counter()
-        if not verdict.answerable:
+        if verdict is not None and not verdict.answerable:
             text = verdict.text or ABSTAIN_TEXT
             yield text
             done = time.perf_counter()
             timings = {"retrieve_ms": (retrieved - started) * 1000, "decide_ms": (decided - retrieved) * 1000, "generate_ms": 0.0,
                        "first_token_ms": (done - started) * 1000, "total_ms": (done - started) * 1000}
             yield Answer(question=question, text=text, citations=verdict.citations, abstained=True, generator=settings.generator,
-                         timings=timings, hits=tuple(hits), confidence=verdict.confidence, missing=verdict.missing, query=query)
+                         timings=timings, hits=tuple(hits), confidence=verdict.confidence, missing=verdict.missing, query=query,
+                         route=routed.route.name)
             return
-        generator, warnings = self._generator(settings)
+        generator, warnings = (routed.writer, []) if routed.writer else self._generator(settings)
         draft: Draft | None = None
         first_token: float | None = None
         for piece in generator.stream(question, hits):
@@ -207,7 +245,8 @@ class Assistant:
         yield Answer(question=question, text=draft.text, citations=tuple(draft.citations), abstained=draft.abstained,
                      generator=draft.generator or getattr(generator, "name", "extractive"), timings=timings, hits=tuple(hits),
                      warnings=tuple(warnings + draft.warnings), evidence=draft.evidence,
-                     uncited=tuple(draft.uncited), weak=tuple(draft.weak), query=query, confidence=verdict.confidence)
+                     uncited=tuple(draft.uncited), weak=tuple(draft.weak), query=query, route=routed.route.name,
+                     confidence=verdict.confidence if verdict is not None else None)
 
     def answerability_signals(self, question: str, **options: Any) -> dict[str, float]:
         """The answerability features of a question, retrieved as `ask` retrieves (no model needed: for training)."""

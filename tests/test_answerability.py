@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from rag import ABSTAIN_TEXT, Assistant
-from rag.answerability import (DEFAULT_MODEL, FEATURES, Collection, load_model, phrases, question_words, salient_terms,
+from rag.answerability import (DEFAULT_MODEL, FEATURES, MAX_WORDS, load_model, phrases, question_words, salient_terms,
                                signals)
 from rag.errors import ModelLoadError
 from tests.conftest import write_jsonl
@@ -91,7 +91,7 @@ def test_semantic_signals_match_a_direct_computation(small):
     words = question_words(question)
     phr = phrases(words, salient_terms(words, col.scorer), col.scorer)
     sal = salient_terms(words, col.scorer)
-    units = list(dict.fromkeys(w for w, ts in words if any(t in sal for t in ts)))
+    units = list(dict.fromkeys(w for w, ts in words if any(t in sal for t in ts)))[:MAX_WORDS]
     pv = small.embed([p.text for p in phr] + units)[:len(phr)]  # one batch, as signals() embeds (int8 is batch-dependent)
     best_any = [(col.chunk_vectors @ v).max() for v in pv]
     assert f["phr_min_any"] == pytest.approx(float(min(best_any)), abs=1e-5)

@@ -54,7 +54,7 @@ def _script(gen: LLMGenerator, text: str, seen: list | None = None):
     """A stand-in for the model call that 'generates' `text` token by token (records what was consumed)."""
     ids = gen.tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    def token_ids(input_ids, max_new_tokens):
+    def token_ids(input_ids, max_new_tokens, temperature=0.0):
         assert len(input_ids) + max_new_tokens <= gen.builder.context
         for i in ids:
             if seen is not None:

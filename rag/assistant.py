@@ -37,9 +37,9 @@ class Assistant:
     def __init__(self, settings: Settings | None = None, progress: Callable[[str, int, int], None] | None = None,
                  llm: Any = None):
         """`llm`: a llama-index LLM object (Ollama, LlamaCPP, Vllm, OpenAILike, HuggingFaceLLM ...) that writes the
-        answers; it makes generator=llm the default unless the settings name a generator."""
+        answers (generator=llm; a question can still ask for generator="extractive")."""
         settings = settings or load_settings()
-        if llm is not None and "generator" not in settings.model_fields_set:
+        if llm is not None and settings.generator != "llm":
             settings = settings.with_options(generator="llm")
         self.settings = settings
         self.llm = llm

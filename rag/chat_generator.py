@@ -190,7 +190,7 @@ class ChatGenerator:
 
     def _fallback(self, question: str, hits: Sequence[Hit], s: Settings, warnings: list[str], reason: str) -> Iterator[str | Draft]:
         """The extractive generator's answer, marked as such, with the reason first among the warnings."""
-        log.warning(reason)
+        log.info(reason)  # the caller shows it (Answer.warnings): logging it as a warning too would say it twice
         fallback = ExtractiveGenerator(self.index, s.answer_sentences, s.abstain_threshold)
         for piece in fallback.stream(question, hits):
             if isinstance(piece, Draft):

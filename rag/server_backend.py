@@ -197,8 +197,11 @@ def load_server_generator(settings: Settings, index: Any, llm: Any = None) -> Se
     """The generator for llm_backend=openai (or for `llm`, a llama-index LLM object), or a one-line reason."""
     from .errors import RagError
 
-    name = settings.llm_tokenizer or (settings.llm_model if llm is None else None)
-    tokenizer, config_context = _local_tokenizer(name)
+    meta = getattr(llm, "metadata", None)
+    model_name = settings.llm_model if llm is None else \
+        (getattr(meta, "model_name", None) or getattr(llm, "model", None) or type(llm).__name__)
+    # The model's name doubles as its tokenizer's when it is a local folder or a cached hub name.
+    tokenizer, config_context = _local_tokenizer(settings.llm_tokenizer or str(model_name or ""))
     if settings.llm_tokenizer and settings.llm_tokenizer != ESTIMATE and tokenizer is None:
         log.warning("llm_tokenizer %r is not at hand (or has no chat template): prompt tokens are estimated", settings.llm_tokenizer)
     try:
@@ -206,8 +209,6 @@ def load_server_generator(settings: Settings, index: Any, llm: Any = None) -> Se
             context = settings.llm_context or config_context or DEFAULT_SERVER_CONTEXT
             client = server_llm(settings, context=context)
             return ServerGenerator(client, index, settings, settings.llm_model or "", host_of(settings.llm_base_url), tokenizer, context)
-        meta = getattr(llm, "metadata", None)
-        model_name = getattr(meta, "model_name", None) or getattr(llm, "model", None) or type(llm).__name__
         context = settings.llm_context or config_context or getattr(meta, "context_window", None) or DEFAULT_SERVER_CONTEXT
         host = host_of(getattr(llm, "api_base", None) or getattr(llm, "base_url", None))
         return ServerGenerator(llm, index, settings, str(model_name), host, tokenizer, context)

@@ -2,6 +2,7 @@
 
     python app.py                      # http://127.0.0.1:7860 on the shipped corpus
     python app.py --host 0.0.0.0 --port 8080 --model /models/qwen2.5-0.5b-instruct
+    python app.py --llm-backend openai --llm-base-url http://127.0.0.1:11434/v1 --model qwen2.5:0.5b   # a model server
     RAG_UI_USERNAME=me RAG_UI_PASSWORD=secret python app.py     # with a login page
 
 A thin Gradio layer over the library's public API (`rag.Assistant`): answers stream in as they are

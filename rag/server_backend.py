@@ -38,7 +38,11 @@ ESTIMATE = "estimate"
 
 
 def host_of(url: str | None) -> str | None:
-    """The host:port of a base URL. >>> host_of("http://127.0.0.1:8000/v1") -> '127.0.0.1:8000'"""
+    """The host:port of a base URL.
+
+    >>> host_of("http://127.0.0.1:8000/v1")
+    '127.0.0.1:8000'
+    """
     if not url:
         return None
     return urlparse(url).netloc or url

@@ -26,7 +26,8 @@ import time
 from typing import Any, ContextManager, Iterator, Sequence
 
 from .citations import CitationRewriter, finalize
-from .extractive import Draft, ExtractiveGenerator, Scorer, candidates, evidence
+from .coverage import Scorer
+from .extractive import Draft, ExtractiveGenerator, candidates, evidence
 from .prompting import PromptBuilder, PromptPlan
 from .prompts import ABSTAIN_TEXT
 from .settings import Settings

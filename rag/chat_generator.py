@@ -23,7 +23,7 @@ import contextlib
 import logging
 import re
 import time
-from typing import Any, ContextManager, Iterator, Sequence
+from typing import Any, ContextManager, Generator, Iterator, Sequence
 
 from .citations import CitationRewriter, finalize
 from .coverage import Scorer
@@ -142,30 +142,13 @@ class ChatGenerator:
         gate = AbstainGate()
         emitted: list[str] = []
         stats: dict[str, float] = {"start": time.perf_counter(), "prompt_tokens": plan.prompt_tokens, "new_tokens": 0}
-        try:
-            with self._slot():
-                stats["start"] = time.perf_counter()
-                pieces = self._pieces(plan, max_new, s.llm_temperature, stats)
-                try:
-                    for raw in pieces:
-                        shown = rewriter.feed(gate.feed(raw))
-                        if gate.state == "abstain":
-                            break  # the model said the sources do not answer: stop it now
-                        if shown:
-                            emitted.append(shown)
-                            yield shown
-                finally:
-                    close = getattr(pieces, "close", None)
-                    if close:
-                        close()  # stops generation early (abstention, or the caller stopped reading)
-        except Exception as exc:
-            reason = self._failure(exc)
-            if emitted:  # part of the answer is out already: keep it, say it is cut short
-                warnings.append(reason + "; the answer is incomplete")
-                gate.state = "answer"
-            else:
-                yield from self._fallback(question, hits, s, warnings, reason)
-                return
+        reason = yield from self._generate(plan, max_new, s.llm_temperature, rewriter, gate, emitted, stats)
+        if reason and emitted:  # part of the answer is out already: keep it, say it is cut short
+            warnings.append(reason + "; the answer is incomplete")
+            gate.state = "answer"
+        elif reason:
+            yield from self._fallback(question, hits, s, warnings, reason)
+            return
         self._record(stats)
         if gate.state == "abstain":
             yield from self._abstain(ev, warnings)
@@ -184,6 +167,29 @@ class ChatGenerator:
         if not checked.citations:
             warnings.append("the answer cites none of the sources: check it against the retrieved papers")
         yield Draft(text, checked.citations, False, ev, warnings, uncited=checked.uncited, weak=checked.weak, model=self.label)
+
+    def _generate(self, plan: PromptPlan, max_new: int, temperature: float, rewriter: CitationRewriter, gate: AbstainGate,
+                  emitted: list[str], stats: dict[str, float]) -> Generator[str, None, str | None]:
+        """Streams the model's checked text (appended to `emitted`); returns a failure reason, or None."""
+        try:
+            with self._slot():
+                stats["start"] = time.perf_counter()
+                pieces = self._pieces(plan, max_new, temperature, stats)
+                try:
+                    for raw in pieces:
+                        shown = rewriter.feed(gate.feed(raw))
+                        if gate.state == "abstain":
+                            break  # the model said the sources do not answer: stop it now
+                        if shown:
+                            emitted.append(shown)
+                            yield shown
+                finally:
+                    close = getattr(pieces, "close", None)
+                    if close:
+                        close()  # stops generation early (abstention, or the caller stopped reading)
+        except Exception as exc:  # the model or server failed: the caller labels the answer with why
+            return self._failure(exc)
+        return None
 
     def _abstain(self, ev: float, warnings: list[str]) -> Iterator[str | Draft]:
         yield ABSTAIN_TEXT

@@ -99,7 +99,9 @@ class Backend:
             self.assistant.search("warm-up query", k=1)  # opens the index and loads the embedder now, not on the first question
             if self.warm_generator:
                 self._say(f"loading the language model {self.warm_generator}")
-                answer = self.assistant.ask("warm-up question about attacks", generator="llm", llm_model=self.warm_generator)
+                # min_confidence=1: the model is loaded but not asked (the warm-up is not a real question)
+                answer = self.assistant.ask("warm-up question about attacks", generator="llm", llm_model=self.warm_generator,
+                                            min_confidence=1.0)
                 for warning in answer.warnings:
                     self._say(f"warning: {warning}")
             papers = self.assistant.papers()

@@ -216,6 +216,10 @@ class Assistant:
         retrieved = time.perf_counter()
         # One answerability decision, before any generator (so it also decides whether a model is called).
         # A list or count answer over the listings (routed.writer) is the router's to decide.
+        # The generator is loaded first (cached after the first question), so a load failure is reported
+        # and a warm-up loads the model even when the question is not answered.
+        generator, warnings = (routed.writer, []) if routed.writer else self._generator(settings)
+        loaded = time.perf_counter()
         verdict = None if routed.writer else self._get_answerability(settings).judge(
             question, hits, self._query_vector(question), self.embed, settings.min_confidence)
         decided = time.perf_counter()
@@ -223,13 +227,13 @@ class Assistant:
             text = verdict.text or ABSTAIN_TEXT
             yield text
             done = time.perf_counter()
-            timings = {"retrieve_ms": (retrieved - started) * 1000, "decide_ms": (decided - retrieved) * 1000, "generate_ms": 0.0,
+            timings = {"retrieve_ms": (retrieved - started) * 1000, "decide_ms": (decided - loaded) * 1000, "generate_ms": 0.0,
                        "first_token_ms": (done - started) * 1000, "total_ms": (done - started) * 1000}
-            yield Answer(question=question, text=text, citations=verdict.citations, abstained=True, generator=settings.generator,
-                         timings=timings, hits=tuple(hits), confidence=verdict.confidence, missing=verdict.missing, query=query,
+            yield Answer(question=question, text=text, citations=verdict.citations, abstained=True,
+                         generator=getattr(generator, "name", "extractive"), timings=timings, hits=tuple(hits),
+                         warnings=tuple(warnings), confidence=verdict.confidence, missing=verdict.missing, query=query,
                          route=routed.route.name)
             return
-        generator, warnings = (routed.writer, []) if routed.writer else self._generator(settings)
         draft: Draft | None = None
         first_token: float | None = None
         # LLM generators take this question's settings (max_new_tokens, temperature, abstain_threshold)
@@ -242,7 +246,7 @@ class Assistant:
                 yield piece
         assert draft is not None, "a generator must end its stream with a Draft"
         done = time.perf_counter()
-        timings = {"retrieve_ms": (retrieved - started) * 1000, "decide_ms": (decided - retrieved) * 1000,
+        timings = {"retrieve_ms": (retrieved - started) * 1000, "decide_ms": (decided - loaded) * 1000,
                    "generate_ms": (done - decided) * 1000,
                    "first_token_ms": ((first_token or done) - started) * 1000, "total_ms": (done - started) * 1000}
         yield Answer(question=question, text=draft.text, citations=tuple(draft.citations), abstained=draft.abstained,

@@ -218,10 +218,10 @@ class ListWriter:
         citations = []
         lines = [lead]
         for i, h in enumerate(chosen, 1):
-            best = next((p for p in h.passages if p.kind == "abstract"), h.passages[0] if h.passages else None)
-            passage = best.text if best else self.listings.metadata_line(h.paper)
-            citations.append(Citation(number=i, paper_id=h.paper_id, title=h.title, passage=passage,
-                                      span=best.span if best else None))
+            best = next((p for p in h.passages if p.kind == "abstract"), None)
+            # the item states the listing line; the best abstract passage shows why it is about the topic
+            passage = listing_passage(self.listings, h.paper) + (f" {best.text}" if best else "")
+            citations.append(Citation(number=i, paper_id=h.paper_id, title=h.title, passage=passage, span=None))
             lines.append(item_line(i, h.paper))
         text = "\n".join(lines)
         yield text

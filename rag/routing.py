@@ -68,8 +68,9 @@ POSTER_RANGE = re.compile(r"\bposters?\s*(?:numbers?\s*)?#?\s*(\d{1,4})\s*(?:-|�
                           r"|#\s*(\d{1,4})\s*(?:-|–|to|through|thru)\s*#?\s*(\d{1,4})\b|\bbetween\s+#?(\d{1,4})\s+and\s+#?(\d{1,4})\b", re.I)
 # Poster-number ranges in other words: "in the 130s", "150 and up", "#150 or higher", "below 30", "up to #29".
 POSTER_CONTEXT = re.compile(r"\b(?:posters?|boards?|numbers?|numbered)\b|#", re.I)
-_NUM = r"#?\s*(\d{1,4})(?!\s*(?:%|percent|(?:co-?)?authors?|pages?|papers?))"
-DECADE = re.compile(r"\b(?:in\s+the\s+)?(\d{1,2})(0|00)['’]?s\b", re.I)  # "the 130s": 130-139; "the 100s": 100-199
+_NUM = r"(?:(?:poster\s+|board\s+)?(?:number|no\.?)\s+)?#?\s*(\d{1,4})(?!\d|\s*(?:%|percent|(?:co-?)?authors?|pages?|papers?))"
+SPAN = re.compile(rf"{_NUM}\s*(?:-|–|—|to|through|thru|until|till)\s*{_NUM}", re.I)  # "numbered 100–105", "from 20 to 24"
+DECADE = re.compile(r"\b(?:in\s+the\s+)?(\d{1,2}?)(00|0)['’]?s\b", re.I)  # "the 130s": 130-139; "the 100s": 100-199
 AT_LEAST = [re.compile(rf"(?<![\w#]){_NUM}\s*(?:\+|and\s+(?:up|upwards?|above|higher|over|beyond|later|on)\b|or\s+(?:higher|above|more|over|greater|later)\b|onwards?\b)", re.I),
             re.compile(rf"\b(?:at\s+least|from)\s+{_NUM}(?:\s+on(?:wards?)?\b|\s+up(?:wards?)?\b)?(?!\s*(?:-|–|—|to|through|thru|and)\s*#?\d)", re.I),
             re.compile(rf"\b(?:above|over|beyond|after|past|(?:higher|greater|larger|bigger|more)\s+than)\s+{_NUM}", re.I)]  # strict: N+1
@@ -98,7 +99,7 @@ LIST_FORM = re.compile(r"^(?:which|what)\b(?:\s+\S+){0,5}?\s+(?:papers|posters|o
                        r"|^what\s+(?:was|is|were)\s+(?:in|on)\b|^what\s+(?:else\s+)?(?:has|did)\b"
                        r"|^which\b|\bamong\b.*\bwhich\b|\bwhich\s+(?:of\s+(?:them|these|those)|ones?)\b"
                        # "what's in the oral track ...", "any single-author posters?", "poster-accept papers on privacy?"
-                       r"|^what['’]?s\s+(?:in|on)\b|^(?:any|all|every)\b|^(?:[\w%'’-]+\s+){0,4}?(?:papers|posters|orals|talks|works)\b", re.I)
+                       r"|^what['’]?s\s+(?:in|on)\b|^(?:any|anything|all|every)\b|^(?:[\w%'’-]+\s+){0,4}?(?:papers|posters|orals|talks|works)\b", re.I)
 # Words that shape a listing question but name no topic (compared after stemming).
 LISTING_WORDS = """
 session sessions oral orals poster posters presentation presentations presented present tier tiers rated rating rate
@@ -180,6 +181,11 @@ def _poster_range(q: str, listings: Listings, spans: list[tuple[int, int]]) -> t
     if not POSTER_CONTEXT.search(q):
         return None
     low, high = listings.poster_bounds or (0, 0)
+    m = SPAN.search(q)
+    if m:
+        spans.append(m.span())
+        lo, hi = sorted(int(g) for g in m.groups() if g)
+        return lo, hi
     m = DECADE.search(q)
     if m:
         spans.append(m.span())

@@ -13,6 +13,9 @@ metadata; fields and a topic -> mixed, except a yes/no question about a paper na
 ("Is TimesNet a top-25% paper?"), which retrieval answers from the paper's own listing line.
 Every decision lists its reasons in `Route.reasons`, so a wrong route is easy to see and test.
 
+Parts: rag.routing_names reads author names, rag.routing_topic decides which leftover words are a
+topic; this module holds the listing-field patterns and the decision.
+
 Does not: call a model, or answer; see rag.listed for the answers.
 """
 from __future__ import annotations
@@ -22,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from .listings import Listings, Lookup, name_tokens
-from .routing_names import _known_authors, _unknown_authors, _words
+from .routing_names import known_authors, unlisted_names, word_spans
 from .routing_topic import topic_of
 
 AWARDS = [(re.compile(r"\boutstanding[\s-]+paper", re.I), "Outstanding Paper"),
@@ -338,8 +341,8 @@ def route(question: str, listings: Listings) -> Route:
             lookup = replace(lookup, **{key: True})
             reasons.append(why)
     unknown: list[str] = []
-    authors = _known_authors(q, listings, spans, reasons, unknown)
-    unknown += _unknown_authors(q, listings, spans, reasons, authors)
+    authors = known_authors(q, listings, spans, reasons, unknown)
+    unknown += unlisted_names(q, listings, spans, reasons, authors)
     if authors:
         lookup = replace(lookup, authors=tuple(dict.fromkeys(authors)))
 
@@ -348,7 +351,7 @@ def route(question: str, listings: Listings) -> Route:
     kept = "".join(" " if any(a <= i < b for a, b in spans) else ch for i, ch in enumerate(q))
     stop = _stop_terms()
     # every leftover content word: a content question's query, and what a yes/no question names its paper by
-    residue = " ".join(w for w, _, _ in _words(kept) if (t := bm25_query_tokens(w)) and not set(t) <= stop)
+    residue = " ".join(w for w, _, _ in word_spans(kept) if (t := bm25_query_tokens(w)) and not set(t) <= stop)
     topic = topic_of(kept, listings, stop, reasons) if lookup else residue
 
     if ATTRIBUTE.search(q) and form != "yesno" and not unknown:

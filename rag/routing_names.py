@@ -1,7 +1,7 @@
 """Authors named in a question: listed ones (full names, initials, short forms, a rare surname alone) and unknown ones.
 
-    _known_authors("Which papers did S. Oh co-author?") -> ["S. Oh"]        (listed: Sewoong Oh)
-    _unknown_authors("any papers by Chelsea Finn?")     -> ["Chelsea Finn"]  (an authorship phrase, no such author)
+    known_authors("Which papers did S. Oh co-author?") -> ["S. Oh"]        (listed: Sewoong Oh)
+    unlisted_names("any papers by Chelsea Finn?")     -> ["Chelsea Finn"]  (an authorship phrase, no such author)
 
 Part of the router (rag.routing), split out because names are its largest part. A surname alone
 counts only when capitalized in an authorship question or when it is no word of any title or
@@ -42,17 +42,17 @@ NOT_NAMES = {"the", "a", "an", "which", "what", "who", "is", "are", "did", "does
              "icml", "professor", "prof", "dr", "poster", "posters", "paper", "papers", "oral", "session", "i", "any"}
 
 
-def _words(text: str) -> list[tuple[str, int, int]]:
+def word_spans(text: str) -> list[tuple[str, int, int]]:
     """(word, start, end) for each run of letters or digits (names keep their accents here)."""
     return [(m.group(), m.start(), m.end()) for m in re.finditer(r"[^\W_]+", text)]
 
 
-def _known_authors(question: str, listings: Listings, spans: list[tuple[int, int]], reasons: list[str],
+def known_authors(question: str, listings: Listings, spans: list[tuple[int, int]], reasons: list[str],
                    unknown: list[str]) -> list[str]:
     """Listed authors named in the question: a full name (any case, initials allowed), or a surname alone
     when capitalized in an authorship question ("papers by Hong, Bhatia and Dragan") or no word of any
     abstract. A listed surname after an unlisted given name goes to `unknown` ("Samy Bengio")."""
-    words = _words(question)
+    words = word_spans(question)
     toks = [name_tokens(w)[0] if name_tokens(w) else "" for w, _, _ in words]
     found: list[str] = []
     authorship = bool(AUTHORSHIP.search(question))
@@ -99,7 +99,7 @@ def _known_authors(question: str, listings: Listings, spans: list[tuple[int, int
     return list(dict.fromkeys(found))
 
 
-def _unknown_authors(question: str, listings: Listings, spans: list[tuple[int, int]], reasons: list[str],
+def unlisted_names(question: str, listings: Listings, spans: list[tuple[int, int]], reasons: list[str],
                      known: list[str]) -> list[str]:
     """Names in authorship phrases that match no listed author (those that do join `known`: "papers by Oh")."""
     out = []
@@ -123,3 +123,5 @@ def _unknown_authors(question: str, listings: Listings, spans: list[tuple[int, i
             out.append(name)
             reasons.append(f"authorship phrase names {name!r}, who is in no author list")
     return list(dict.fromkeys(out))
+
+__all__ = ["known_authors", "unlisted_names", "word_spans", "AUTHOR_CUES", "NOT_NAMES"]

@@ -74,12 +74,16 @@ POSTER_CONTEXT = re.compile(r"\b(?:posters?|boards?|numbers?|numbered)\b|#", re.
 _NUM = r"(?:(?:poster\s+|board\s+)?(?:number|no\.?)\s+)?#?\s*(\d{1,4})(?!\d|\s*(?:%|percent|(?:co-?)?authors?|pages?|papers?))"
 SPAN = re.compile(rf"{_NUM}\s*(?:-|–|—|to|through|thru|until|till)\s*{_NUM}", re.I)  # "numbered 100–105", "from 20 to 24"
 DECADE = re.compile(r"\b(?:in\s+the\s+)?(\d{1,2}?)(00|0)['’]?s\b", re.I)  # "the 130s": 130-139; "the 100s": 100-199
-AT_LEAST = [re.compile(rf"(?<![\w#]){_NUM}\s*(?:\+|and\s+(?:up|upwards?|above|higher|over|beyond|later|on)\b|or\s+(?:higher|above|more|over|greater|later)\b|onwards?\b)", re.I),
-            re.compile(rf"\b(?:at\s+least|from)\s+{_NUM}(?:\s+on(?:wards?)?\b|\s+up(?:wards?)?\b)?(?!\s*(?:-|–|—|to|through|thru|and)\s*#?\d)", re.I),
-            re.compile(rf"\b(?:above|over|beyond|after|past|(?:higher|greater|larger|bigger|more)\s+than)\s+{_NUM}", re.I)]  # strict: N+1
-AT_MOST = [re.compile(rf"(?<![\w#]){_NUM}\s*(?:and|or)\s+(?:below|under|lower|less|fewer|smaller|down)\b", re.I),
-           re.compile(rf"\b(?:up\s+to|at\s+most|no\s+(?:higher|more)\s+than)\s+{_NUM}", re.I),
-           re.compile(rf"\b(?:below|under|before|(?:lower|less|smaller)\s+than)\s+{_NUM}", re.I)]  # strict: N-1
+_TO = r"(?:-|–|—|to|through|thru|and)"
+AT_LEAST = [  # "150 and up", "#150 or higher", "150+"; "at least 150", "from 150 on"; strict: "above 150" (151-)
+    re.compile(rf"(?<![\w#]){_NUM}\s*(?:\+|and\s+(?:up|upwards?|above|higher|over|beyond|later|on)\b"
+               r"|or\s+(?:higher|above|more|over|greater|later)\b|onwards?\b)", re.I),
+    re.compile(rf"\b(?:at\s+least|from)\s+{_NUM}(?:\s+on(?:wards?)?\b|\s+up(?:wards?)?\b)?(?!\s*{_TO}\s*#?\d)", re.I),
+    re.compile(rf"\b(?:above|over|beyond|after|past|(?:higher|greater|larger|bigger|more)\s+than)\s+{_NUM}", re.I)]
+AT_MOST = [  # "30 and below", "up to #29", "at most 29"; strict: "below 30" (-29)
+    re.compile(rf"(?<![\w#]){_NUM}\s*(?:and|or)\s+(?:below|under|lower|less|fewer|smaller|down)\b", re.I),
+    re.compile(rf"\b(?:up\s+to|at\s+most|no\s+(?:higher|more)\s+than)\s+{_NUM}", re.I),
+    re.compile(rf"\b(?:below|under|before|(?:lower|less|smaller)\s+than)\s+{_NUM}", re.I)]
 POSTER_EXTREMES = re.compile(r"\b(?:lowest|highest|smallest|largest|min(?:imum)?|max(?:imum)?)\s+(?:(?:and|or|&)\s+(?:the\s+)?"
                              r"(?:lowest|highest|smallest|largest|min(?:imum)?|max(?:imum)?)\s+)?poster\s+numbers?\b", re.I)
 # The question asks for a listing field of one paper ("Who wrote X?", "How many authors does X have?").
@@ -102,7 +106,8 @@ LIST_FORM = re.compile(r"^(?:which|what)\b(?:\s+\S+){0,5}?\s+(?:papers|posters|o
                        r"|^what\s+(?:was|is|were)\s+(?:in|on)\b|^what\s+(?:else\s+)?(?:has|did)\b"
                        r"|^which\b|\bamong\b.*\bwhich\b|\bwhich\s+(?:of\s+(?:them|these|those)|ones?)\b"
                        # "what's in the oral track ...", "any single-author posters?", "poster-accept papers on privacy?"
-                       r"|^what['’]?s\s+(?:in|on)\b|^(?:any|anything|all|every)\b|^(?:[\w%'’-]+\s+){0,4}?(?:papers|posters|orals|talks|works)\b", re.I)
+                       r"|^what['’]?s\s+(?:in|on)\b|^(?:any|anything|all|every)\b"
+                       r"|^(?:[\w%'’-]+\s+){0,4}?(?:papers|posters|orals|talks|works)\b", re.I)
 # Words that shape a listing question but name no topic (compared after stemming).
 LISTING_WORDS = """
 session sessions oral orals poster posters presentation presentations presented present tier tiers rated rating rate

@@ -401,8 +401,8 @@ def iter_fields(paper: Paper) -> Iterator[tuple[str, str]]:
     """(label, value) pairs of the listing metadata a page gave, for display and indexing."""
     if paper.authors:
         yield "Authors", ", ".join(paper.authors)
-    for label, value in (("Session", paper.session), ("Room", paper.room), ("Presentation", paper.presentation),
-                         ("Poster", paper.poster_number), ("Award", paper.award), ("Venue", paper.venue), ("Year", paper.year)):
+    for label, value in (("Session", paper.session), ("Presentation", paper.presentation), ("Poster", paper.poster_number),
+                         ("Award", paper.award), ("Venue", paper.venue), ("Year", paper.year)):
         if value:
             yield label, str(value)
 

@@ -350,6 +350,8 @@ class Listings:
         from .corpus import iter_fields
 
         parts = [f"{label}: {value}." for label, value in iter_fields(paper)]
+        if paper.room:  # said in answers' passages, kept out of the indexed metadata chunk (retrieval stays as it was)
+            parts.append(f"Room: {paper.room}.")
         listed = "; ".join(self.page_by_id[p].label for p in paper.pages if p in self.page_by_id)
         return " ".join(parts + ([f"Listed on: {listed}."] if listed else []))
 

@@ -180,34 +180,35 @@ def _tiers(question: str, spans: list[tuple[int, int]]) -> str | None:
 def _poster_range(q: str, listings: Listings, spans: list[tuple[int, int]]) -> tuple[int, int] | None:
     """Posters #lo to #hi asked for: "#20-#29", "between 20 and 29", "in the 130s", "150 and up", "below 30".
 
-    An open end is the collection's lowest or highest poster number."""
+    An open end is the collection's lowest or highest poster number; a range wholly outside them
+    ("posters from 2023") is no poster range."""
     m = POSTER_RANGE.search(q)
     if m:
         spans.append(m.span())
         lo, hi = sorted(int(g) for g in m.groups() if g)
         return lo, hi
-    if not POSTER_CONTEXT.search(q):
+    if not POSTER_CONTEXT.search(q) or not listings.poster_bounds:
         return None
-    low, high = listings.poster_bounds or (0, 0)
+    low, high = listings.poster_bounds
+    found: tuple[int, int] | None = None
     m = SPAN.search(q)
     if m:
-        spans.append(m.span())
         lo, hi = sorted(int(g) for g in m.groups() if g)
-        return lo, hi
-    m = DECADE.search(q)
-    if m:
-        spans.append(m.span())
+        found = (lo, hi)
+    elif (m := DECADE.search(q)):
         step = 100 if m.group(2) == "00" else 10
         base = int(m.group(1)) * step
-        return base, base + step - 1
-    for patterns, at_least in ((AT_LEAST, True), (AT_MOST, False)):
-        for k, pattern in enumerate(patterns):
-            m = pattern.search(q)
-            if m:
-                spans.append(m.span())
-                n = int(m.group(1)) + ((1 if at_least else -1) if k == 2 else 0)  # the third pattern is strict
-                return (n, max(high, n)) if at_least else (min(low, n), n)
-    return None
+        found = (base, base + step - 1)
+    else:
+        for patterns, at_least in ((AT_LEAST, True), (AT_MOST, False)):
+            for k, pattern in enumerate(patterns):
+                if found is None and (m := pattern.search(q)):
+                    n = int(m.group(1)) + ((1 if at_least else -1) if k == 2 else 0)  # the third pattern is strict
+                    found = (n, max(high, n)) if at_least else (min(low, n), n)
+    if m is None or found is None or found[0] > high or found[1] < low:
+        return None
+    spans.append(m.span())
+    return found
 
 
 def _room(question: str, listings: Listings, spans: list[tuple[int, int]]) -> str | None:

@@ -118,8 +118,9 @@ def test_poster_ranges_match_the_records(listings):
         r = route(question, listings)
         assert r.lookup.poster_range == expected, (question, r.reasons)
         assert len(listings.find(r.lookup)) == numbers(listings, *expected) > 0
-    # author counts are not poster numbers
+    # author counts and years are not poster numbers
     assert route("Which papers have more than 10 authors?", listings).lookup.poster_range is None
+    assert route("How many posters are from 2023?", listings).lookup.poster_range is None
 
 
 def test_topic_only_when_asked(listings):

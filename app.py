@@ -269,7 +269,7 @@ def render_source(answer: "Answer", number: int, paper: "Paper", labels: dict[st
     listed_on = _page_names(paper, labels)
     rows = [("Authors", ", ".join(paper.authors) or "—"), ("Listed on", listed_on or "—")]
     session = paper.session if paper.session and paper.session not in listed_on else None
-    for label, value in (("Presentation", paper.presentation), ("Session", session), ("Poster", paper.poster_number),
+    for label, value in (("Presentation", paper.presentation), ("Session", session), ("Room", paper.room), ("Poster", paper.poster_number),
                          ("Award", paper.award), ("Venue", paper.venue), ("Year", paper.year)):
         if value:
             rows.append((label, str(value)))

@@ -56,22 +56,51 @@ def _filters_from(args: argparse.Namespace) -> dict[str, str] | None:
 
 
 def _progress_bar() -> Callable[[str, int, int], None]:
-    """A tqdm bar on stderr for the embedding stage."""
-    state: dict[str, Any] = {}
+    """One tqdm bar on stderr: papers done of all, with chunks per second beside papers per second and the ETA."""
+    state: dict[str, Any] = {"chunks": 0}
 
     def update(stage: str, done: int, total: int) -> None:
         from tqdm import tqdm
 
-        bar = state.get(stage)
+        if stage == "chunks":
+            state["chunks"] = done
+            return
+        bar = state.get("bar")
         if bar is None:
             if total == 0:
                 return
-            bar = state[stage] = tqdm(total=total, desc=stage, unit="chunk", file=sys.stderr, leave=False)
+            bar = state["bar"] = tqdm(total=total, desc="indexing", unit="paper", file=sys.stderr, leave=False, dynamic_ncols=True)
         bar.update(done - bar.n)
+        elapsed = bar.format_dict.get("elapsed") or 0.0
+        if elapsed > 0:
+            bar.set_postfix_str(f"{state['chunks']:,} chunks, {state['chunks'] / elapsed:.0f} chunks/s", refresh=False)
         if done >= total:
             bar.close()
 
     return update
+
+
+class _OursOnly(logging.Filter):
+    """Console lines from rag and eval only; other libraries' records (e.g. bm25s' "Building index
+    from tokens", which bm25s logs at DEBUG after setting its own logger to DEBUG on import) stay
+    off, unless -v or they are errors."""
+
+    def __init__(self, verbose: bool):
+        super().__init__()
+        self.verbose = verbose
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ours = record.name.split(".")[0] in ("rag", "eval", "__main__")
+        return ours or record.levelno >= logging.ERROR or (self.verbose and record.levelno >= logging.INFO)
+
+
+def _setup_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("rag: %(message)s"))
+    handler.addFilter(_OursOnly(verbose))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -82,6 +111,9 @@ def cmd_index(args: argparse.Namespace) -> int:
     report = assistant.index(rebuild=args.rebuild, progress=_progress_bar() if settings.progress else None)
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    if not report.unchanged:  # every merge is reported, once, when it shapes the index
+        for merge in report.merges:
+            print(f"merged: {merge}", file=sys.stderr)
     if args.json:
         print(json.dumps({**report.__dict__, "path": str(report.path)}, indent=2))
     else:
@@ -197,9 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="rag: %(message)s")
-    for noisy in ("chromadb", "bm25s", "httpx", "onnxruntime", "sentence_transformers", "transformers"):
-        logging.getLogger(noisy).setLevel(logging.WARNING if args.verbose else logging.ERROR)
+    _setup_logging(args.verbose)
     try:
         return args.func(args)
     except RagError as exc:

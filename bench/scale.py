@@ -108,6 +108,45 @@ class TimedEmbedder:
         return getattr(self.inner, name)
 
 
+class ReplayEmbedder(TimedEmbedder):
+    """For the server's *search* figures only: the vectors of the local build of the same corpus,
+    looked up by chunk text, so the server index need not be embedded a second time. A build made
+    with it is not a build-time figure (the JSON marks it `replayed`)."""
+
+    def __init__(self, inner: Any, local_index: Path):
+        super().__init__(inner)
+        import numpy as np
+
+        from rag.index import _chroma_client, _live_version
+
+        home = next(p for p in local_index.iterdir() if p.is_dir())
+        version = _live_version(home)
+        text = {}
+        with (version / "chunks.jsonl").open(encoding="utf-8") as f:
+            for line in f:
+                row = json.loads(line)
+                text[row["chunk_id"]] = row["embed_text"]
+        client = _chroma_client(version / "chroma")
+        col = client.get_collection("chunks")
+        self.vectors: dict[str, Any] = {}
+        ids = list(text)
+        for i in range(0, len(ids), 5000):
+            got = col.get(ids=ids[i:i + 5000], include=["embeddings"])
+            for cid, vec in zip(got["ids"], got["embeddings"]):
+                self.vectors[text[cid]] = np.asarray(vec, dtype=np.float32)
+        client.close()
+
+    def embed(self, texts, progress=None):
+        import numpy as np
+
+        if len(texts) == 1 and texts[0] not in self.vectors:  # a query: the real embedder
+            return self.inner.embed(texts)
+        out = np.stack([self.vectors[t] for t in texts])
+        if progress:
+            progress(len(texts))
+        return out
+
+
 def child(args: argparse.Namespace) -> dict[str, Any]:
     sys.path.insert(0, str(PROJECT_DIR))
     from rag import Assistant
@@ -142,7 +181,8 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
     holder: dict[str, TimedEmbedder] = {}
 
     def factory() -> TimedEmbedder:
-        holder["e"] = TimedEmbedder(load_embedder(settings))
+        inner = load_embedder(settings)
+        holder["e"] = ReplayEmbedder(inner, Path(args.replay_from)) if args.replay_from else TimedEmbedder(inner)
         return holder["e"]
 
     report = build_index(settings, corpus, factory, rebuild=True, progress=progress)
@@ -163,6 +203,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         "embed_s": round(emb.seconds, 1), "word_pieces": emb.pieces, "embed_wp_per_s": round(emb.pieces / max(emb.seconds, 1e-9)),
         "chunks_per_s": round(report.chunks / max(emb.seconds, 1e-9), 1), "peak_rss_mib_build": round(_rss_mib()),
         "disk_mib": round(_du(report.path) / 2 ** 20, 1), "server": bool(args.chroma_port), "checkpoints": checkpoints,
+        "replayed": bool(args.replay_from),
     }
     del corpus
     a = Assistant(settings.with_options(auto_index=False))
@@ -264,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--chroma-port", type=int, default=None, help=argparse.SUPPRESS)
     p.add_argument("--checkpoints", help=argparse.SUPPRESS)
     p.add_argument("--result", help=argparse.SUPPRESS)
+    p.add_argument("--replay-from", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--server-embeds", action="store_true",
+                   help="embed again for the server build (a real server build time); default: reuse the local build's vectors")
     args = p.parse_args(argv)
     if args.child:
         res = child(args) if args.child == "build" else floor(args)
@@ -307,6 +351,8 @@ def main(argv: list[str] | None = None) -> int:
             if mode == "server":
                 server, port = start_chroma(work / f"chroma-{size}")
                 extra = ["--chroma-port", str(port)]
+                if not args.server_embeds:
+                    extra += ["--replay-from", str(work / f"index-local-{size}")]
             res[mode][str(size)] = {"running": True, "checkpoints_file": str(ck)}
             save()
             try:
@@ -319,7 +365,9 @@ def main(argv: list[str] | None = None) -> int:
             res[mode][str(size)] = r
             save()
             print(f"{mode} {size}: {json.dumps({k: v for k, v in r.items() if k != 'checkpoints'})}", flush=True)
-            shutil.rmtree(index_dir, ignore_errors=True)
+            if mode == "server" or size not in args.server_sizes:
+                shutil.rmtree(index_dir, ignore_errors=True)
+                shutil.rmtree(work / f"index-local-{size}", ignore_errors=True)
     save()
     print(markdown(res))
     print(f"wrote {out_file}")

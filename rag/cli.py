@@ -176,6 +176,12 @@ def cmd_settings(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Score question files with each run of a config (default: the configured settings); see eval/runner.py."""
+    if args.beir:
+        from eval.beir import markdown, run_beir
+
+        section = run_beir(args.beir, settings=_settings_from(args), out=args.out, progress=not args.quiet)
+        print(markdown(section))
+        return 0
     from eval.report import readme_table
     from eval.runner import run_eval
 
@@ -217,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fresh", action="store_true", help="score every question again instead of resuming")
     p.add_argument("--judge-model", metavar="NAME_OR_PATH", help="local model that grades answers 1-5 (optional LLM judge)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--beir", metavar="DIR", help="score retrieval on a BEIR-format folder (corpus.jsonl, queries.jsonl, qrels/test.tsv): "
+                   "nDCG@10, recall@10/100 and MRR for each retriever beside plain BM25")
     _settings_flags(p)
     p.set_defaults(func=cmd_eval)
 

@@ -498,3 +498,5 @@ def _remove_old_versions(home: Path, store: Store, keep: set[str]) -> None:
             if manifest.get("store", "local") == "server":
                 store.drop(child, manifest)
             shutil.rmtree(child, ignore_errors=True)
+    if store.kind == "server":  # collections of runs that died with the server down (their folders are gone)
+        store.drop_orphans(home, keep)

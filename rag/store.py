@@ -147,6 +147,19 @@ class Store:
         except Exception:  # already gone, or the server is down: the name is unique, nothing else uses it
             pass
 
+    def drop_orphans(self, home: Path, keep: set[str]) -> None:
+        """Delete this index's server collections whose version is neither live nor previous."""
+        prefix = self.collection_name(home / "v")[:-1]
+        wanted = {self.collection_name(home / name) for name in keep if name}
+        try:
+            client = self.connect(home)
+            for col in client.list_collections():
+                name = col if isinstance(col, str) else col.name
+                if name.startswith(prefix) and name not in wanted:
+                    client.delete_collection(name)
+        except Exception:  # best effort, as in drop()
+            pass
+
     def describe(self) -> str:
         s = self.settings
         return f"{s.chroma_host}:{s.chroma_port}" if self.kind == "server" else "local"

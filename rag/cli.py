@@ -70,11 +70,12 @@ def _progress_bar() -> Callable[[str, int, int], None]:
             if total == 0:
                 return
             bar = state["bar"] = tqdm(total=total, desc="indexing", unit="paper", file=sys.stderr, leave=False, dynamic_ncols=True)
-        bar.update(done - bar.n)
         elapsed = bar.format_dict.get("elapsed") or 0.0
         if elapsed > 0:
             bar.set_postfix_str(f"{state['chunks']:,} chunks, {state['chunks'] / elapsed:.0f} chunks/s", refresh=False)
+        bar.update(done - bar.n)
         if done >= total:
+            bar.refresh()
             bar.close()
 
     return update

@@ -87,7 +87,7 @@ class RunScorer:
     def __init__(self, spec: RunSpec, assistant: Assistant | None, baseline: Any, judge: Any):
         self.spec, self.assistant, self.baseline, self.judge = spec, assistant, baseline, judge
         if assistant is not None:
-            from rag.extractive import Scorer as TermScorer
+            from rag.coverage import Scorer as TermScorer
 
             terms = TermScorer(assistant.loaded_index)  # the index's stemmer and BM25 idf, as rag.citations uses
             self.terms, self.weight = terms.terms, terms.idf

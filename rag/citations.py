@@ -11,7 +11,7 @@ points at no source is dropped (the whole marker when nothing valid is left, wit
 it) and reported in the warnings.
 
 Support: the share of a sentence's content terms (stemmed, stopwords removed, each weighted by its
-idf: rag.extractive.Scorer, the same terms and weights the extractive generator and BM25 use) that
+idf: rag.coverage.Scorer, the same terms and weights the extractive generator and BM25 use) that
 occur in the cited passage or the paper's title. It is lexical, so it is cheap (no model), exact
 for quotes (1.0) and explainable; it cannot see paraphrase with other words, so a low score means
 "check this sentence", not "this sentence is wrong". A sentence whose cited passages together cover
@@ -28,7 +28,7 @@ from .chunking import split_sentences
 from .types import Citation
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .extractive import Scorer
+    from .coverage import Scorer
 
 # A sentence whose cited passages cover less than this share of its idf-weighted terms is "weak".
 # Chosen by hand: a faithful paraphrase keeps the rare terms (names, numbers, method words) that

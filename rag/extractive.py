@@ -4,21 +4,21 @@ No model is involved, so it is fast (a few ms), always available, and every word
 a sentence of an abstract (or a line of listing metadata) with its exact span. It is the default
 generator and the fallback when a language model cannot be loaded.
 
-A sentence's score is its idf-weighted coverage of the question's terms (stemmed like BM25, with
-the paper's title counting as context), plus a prior for the paper's retrieval rank. The evidence
+A sentence's score is its idf-weighted coverage of the question's terms (rag.coverage: stemmed like
+BM25, with the paper's title counting as context), plus a prior for the paper's retrieval rank. The evidence
 score that decides abstention blends the best coverage with the top passage's dense similarity;
 its weights and threshold were chosen on the dev questions (README, "Abstention").
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field, replace
 from typing import Iterator, Sequence
 
 from .chunking import split_sentences
 from .citations import assess, sources_from_citations
-from .index import Index, bm25_query_tokens
+from .coverage import QUESTION_WORDS, Scorer  # noqa: F401  (QUESTION_WORDS, Scorer: re-exported for older imports)
+from .index import Index
 from .prompts import ABSTAIN_TEXT
 from .types import Citation, Hit
 
@@ -29,15 +29,6 @@ RANK_PRIOR = 0.15
 # two weights of a logistic regression fit on the dev split (eval/tune.py); dense similarity and
 # out-of-vocabulary terms added nothing there.
 SENTENCE_WEIGHT = 0.32
-# Words that shape a question but carry no topic; ignored when measuring evidence.
-QUESTION_WORDS = frozenset("""
-what which who whom whose how why when where whether does do did done is are was were be been being has have had
-paper papers work works study studies here there collection listing listings listed list find any anything this
-that these those one ones about introduce introduced introduces original propose proposed proposes method methods
-approach use used uses using show shows report reports reported get gets got achieve achieves achieved also can
-could would should much many kind kinds look looking looks need want tell me i im we our you your it its they their
-them than then such like entry entries poster posters author authors co wrote write written
-""".split())
 # A sentence of another paper joins the answer only if it covers nearly as much as the best one.
 OTHER_PAPER_RATIO = 0.9
 SAME_PAPER_RATIO = 0.6
@@ -70,36 +61,6 @@ class Draft:
     uncited: list[str] = field(default_factory=list)  # sentences citing no source (rag.citations)
     weak: list[str] = field(default_factory=list)  # cited sentences their passages barely cover
     generator: str | None = None  # who actually wrote it, when not the generator asked (a fallback)
-
-
-class Scorer:
-    """Idf-weighted term coverage, with document frequencies read from the BM25 index."""
-
-    def __init__(self, index: Index):
-        bm25 = index.bm25
-        indptr = bm25.scores["indptr"]
-        n = int(bm25.scores["num_docs"])
-        self._vocab = bm25.vocab_dict
-        self._df = indptr[1:] - indptr[:-1]
-        self._n = n
-        self._max_idf = math.log(1 + (n + 0.5) / 0.5)
-        self._question_words = set(bm25_query_tokens(" ".join(QUESTION_WORDS)))
-
-    def idf(self, term: str) -> float:
-        tid = self._vocab.get(term)
-        df = int(self._df[tid]) if tid is not None and tid < len(self._df) else 0
-        return math.log(1 + (self._n - df + 0.5) / (df + 0.5)) if df else self._max_idf
-
-    def terms(self, text: str) -> set[str]:
-        return set(bm25_query_tokens(text))
-
-    def question_terms(self, question: str, content_only: bool = False) -> dict[str, float]:
-        """The question's terms with their idf; `content_only` drops question words ("which", "paper")."""
-        return {t: self.idf(t) for t in self.terms(question) if not (content_only and t in self._question_words)}
-
-    def coverage(self, question_terms: dict[str, float], text_terms: set[str]) -> float:
-        total = sum(question_terms.values())
-        return sum(w for t, w in question_terms.items() if t in text_terms) / total if total else 0.0
 
 
 def candidates(question: str, hits: Sequence[Hit], scorer: Scorer) -> list[Candidate]:

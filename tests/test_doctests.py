@@ -7,10 +7,11 @@ import pytest
 
 import rag.chunking
 import rag.corpus
+import rag.coverage
 import rag.retrieve
 
 
-@pytest.mark.parametrize("module", [rag.chunking, rag.corpus, rag.retrieve])
+@pytest.mark.parametrize("module", [rag.chunking, rag.corpus, rag.coverage, rag.retrieve])
 def test_docstring_examples(module):
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0

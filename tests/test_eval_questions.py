@@ -80,3 +80,79 @@ def test_question_file_errors_name_file_and_line(tmp_path):
     assert load_questions(path, known_ids={paper_id_for("Pointer Networks")})[0].gold_ids == [paper_id_for("Pointer Networks")]
     with pytest.raises(EvalError, match="cannot read question file"):
         load_questions(tmp_path / "missing.jsonl")
+
+
+# ---- the answerability style sets (eval/questions/styles/, checked by _validate_styles.py) ----------------
+STYLE_DIR = ROOT / "eval" / "questions" / "styles"
+NTK = "Few-shot Backdoor Attacks via Neural Tangent Kernels"
+
+
+def _styles(validator, paths):
+    spec = importlib.util.spec_from_file_location("qstyles", ROOT / "eval" / "questions" / "_validate_styles.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.validate_styles([str(p) for p in paths], validator.load_corpus(validator.DEFAULT_SEEDS),
+                           validator.longest_shared_run, validator.metadata_strings)
+
+
+def test_shipped_style_sets_pass_the_validator(validator):
+    paths = sorted(STYLE_DIR.glob("*.jsonl"))
+    assert {p.stem for p in paths} >= {"long", "terse", "conversational"}
+    errors, _ = _styles(validator, paths)
+    assert errors == []
+    items = [json.loads(line) for p in paths for line in p.read_text().splitlines() if line.strip()]
+    assert len(items) >= 400
+    for style in ("long", "terse", "conversational"):
+        mine = [q for q in items if q["style"] == style]
+        kinds = {q.get("unanswerable_kind") for q in mine if q["type"] == "unanswerable"}
+        assert kinds == {"absent", "unjoined", "unstated"}, style
+        assert sum(q["type"] == "unanswerable" for q in mine) / len(mine) >= 0.40, style
+        assert {q["split"] for q in mine} == {"dev", "test"}, style
+
+
+def _unans(kind, **kw):
+    base = {"id": "u1", "style": "terse", "split": "dev", "type": "unanswerable", "unanswerable_kind": kind,
+            "question": "pixel language model pretraining compute", "gold_titles": [], "near_titles": [PIXEL],
+            "answer": "", "key_facts": [], "missing": ["compute"]}
+    return {**base, **kw}
+
+
+@pytest.mark.parametrize("item, message", [
+    # 'backdoor' is a word of the NTK paper's title: the topic is not absent
+    (_unans("absent", near_titles=[], absent_terms=["backdoor"]), "absent term 'backdoor' occurs in"),
+    (_unans("absent", near_titles=[]), "absent items need 1-3 absent_terms"),
+    # the NTK paper holds both 'backdoor' and 'neural tangent kernel': the pair is joined
+    (_unans("unjoined", concepts=[["backdoor"], ["neural tangent kernels"]]), "hold both concepts"),
+    (_unans("unjoined", concepts=[["backdoor"], ["quantum annealing schedule"]]), "occurs in no abstract"),
+    (_unans("unjoined", concepts=[["backdoor"]]), "two lists of surface forms"),
+    # PIXEL's abstract states its size ("86M parameter"): a question about parameters is not 'unstated'
+    (_unans("unstated", detail_terms=["parameter"]), "occurs in the near paper"),
+    (_unans("unstated", near_titles=[], detail_terms=["GPU"]), "name the paper they target"),
+    (_unans("unstated", detail_terms=["GPU"], missing=[]), "'missing' must list"),
+    (_unans("guess"), "unanswerable_kind must be one of"),
+    (_unans("absent", absent_terms=["speculative decoding"], gold_titles=[NTK]), "unanswerable items have empty"),
+    (_unans("absent", absent_terms=["speculative decoding"], question="a " * 30), "outside the terse style"),
+    ({**_unans("absent", absent_terms=["speculative decoding"]), "type": "factoid"}, "unanswerable_kind is set"),
+    ({**_unans("absent", absent_terms=["speculative decoding"]), "shade": 1}, "unknown field"),
+])
+def test_a_bad_style_item_fails_the_validator(validator, tmp_path, item, message):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps(item) + "\n")
+    errors, _ = _styles(validator, [path])
+    assert any(message in e for e in errors), errors
+
+
+def test_good_style_items_pass_and_the_mix_is_enforced(validator, tmp_path):
+    good = [
+        {"id": "a1", "style": "terse", "split": "dev", "type": "factoid", "question": "NTK backdoor poisons success rate",
+         "gold_titles": [NTK], "answer": "An attack success rate of 90%.", "key_facts": ["90%"]},
+        _unans("absent", id="a2", near_titles=[], absent_terms=["speculative decoding"], question="speculative decoding draft model"),
+        _unans("unjoined", id="a3", split="test", concepts=[["pixel"], ["backdoor attack"]], question="backdoor attacks on pixel LMs"),
+        _unans("unstated", id="a4", detail_terms=["GPU", "hours"]),
+    ]
+    path = tmp_path / "ok.jsonl"
+    path.write_text("".join(json.dumps(q) + "\n" for q in good))
+    errors, _ = _styles(validator, [path])
+    # every item is fine; what fails is the mix: each kind must be in both splits
+    assert errors and all("split" in e for e in errors), errors
+    assert any("no absent item in the test split" in e for e in errors)

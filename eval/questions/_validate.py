@@ -5,6 +5,7 @@ Stdlib only, and deliberately independent of rag.corpus (a second parser of the 
 parsing bug in the library cannot make a wrong gold title look right).
 
     python3 eval/questions/_validate.py [--seeds DIR] [--dir DIR] [--dump]
+    python3 eval/questions/_validate.py --styles [FILE ...]   # the answerability sets (_validate_styles.py)
 
 Rules checked (errors): fields and types; gold titles exist exactly; key facts (1-6 words) occur in
 a gold abstract (or, for metadata questions, the listing metadata) and in the reference answer;
@@ -285,13 +286,21 @@ def main():
     ap.add_argument("--seeds", default=DEFAULT_SEEDS)
     ap.add_argument("--dump", action="store_true", help="print parsed corpus as JSONL and exit")
     ap.add_argument("--dir", default=HERE, help="folder holding dev.jsonl and test.jsonl")
+    ap.add_argument("--styles", nargs="*", metavar="FILE",
+                    help="check answerability style files (_validate_styles.py) instead; no FILE: every styles/*.jsonl")
     args = ap.parse_args()
     if args.dump:
         for p in load_corpus(args.seeds):
             print(json.dumps(p, ensure_ascii=False))
         return 0
-    files = {split: os.path.join(args.dir, split + ".jsonl") for split in ("dev", "test")}
-    errors, warnings = validate(files, args.seeds, out=sys.stdout)
+    if args.styles is not None:
+        from _validate_styles import validate_styles
+
+        paths = args.styles or sorted(glob.glob(os.path.join(HERE, "styles", "*.jsonl")))
+        errors, warnings = validate_styles(paths, load_corpus(args.seeds), longest_shared_run, metadata_strings, out=sys.stdout)
+    else:
+        files = {split: os.path.join(args.dir, split + ".jsonl") for split in ("dev", "test")}
+        errors, warnings = validate(files, args.seeds, out=sys.stdout)
     if warnings:
         print(f"\n{len(warnings)} warning(s):")
         for w in warnings:

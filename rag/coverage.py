@@ -1,0 +1,94 @@
+"""Idf-weighted term coverage: the one lexical measure the extractive generator, the citation checker
+and the answerability signals share.
+
+Terms are BM25's (rag.index.bm25_query_tokens: lowercase, English stopwords removed, Snowball
+stems), and a term's weight is its BM25 idf over the index's chunks, so "coverage" agrees with
+what retrieval counted. It is lexical on purpose: cheap (no model), exact for quotes (1.0) and
+explainable; paraphrase is the embedder's job (rag.answerability).
+
+    >>> s = Scorer.from_counts({"graph": 10, "tabular": 1}, n=100)
+    >>> round(s.coverage({"graph": s.idf("graph"), "tabular": s.idf("tabular")}, {"graph"}), 3)
+    0.35
+"""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+
+from .index import bm25_query_tokens
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .index import Index
+
+# Words that shape a question but carry no topic; ignored when measuring evidence or concepts.
+QUESTION_WORDS = frozenset("""
+what which who whom whose how why when where whether does do did done is are was were be been being has have had
+paper papers work works study studies here there collection listing listings listed list find any anything this
+that these those one ones about introduce introduced introduces original propose proposed proposes method methods
+approach use used uses using show shows report reports reported get gets got achieve achieves achieved also can
+could would should much many kind kinds look looking looks need want tell me i im we our you your it its they their
+them than then such like entry entries poster posters author authors co wrote write written
+""".split())
+
+
+class Scorer:
+    """Idf-weighted term coverage, with document frequencies read from the BM25 index."""
+
+    def __init__(self, index: "Index"):
+        bm25 = index.bm25
+        indptr = bm25.scores["indptr"]
+        # The index's own arrays, not a copy: a Scorer is made per question and must cost nothing.
+        self._init(bm25.vocab_dict, indptr[1:] - indptr[:-1], int(bm25.scores["num_docs"]))
+
+    @classmethod
+    def from_counts(cls, df: Mapping[str, int], n: int) -> "Scorer":
+        """A scorer over given document frequencies (for tests and small hand-made cases)."""
+        self = cls.__new__(cls)
+        vocab = {t: i for i, t in enumerate(df)}
+        self._init(vocab, [df[t] for t in vocab], n)
+        return self
+
+    def _init(self, vocab: Mapping[str, int], df: Sequence[int], n: int) -> None:
+        self._vocab = vocab
+        self._df = df
+        self._n = n
+        self._max_idf = math.log(1 + (n + 0.5) / 0.5)  # a term no chunk holds: rarer than any indexed term
+        self._question_words = set(bm25_query_tokens(" ".join(QUESTION_WORDS)))
+
+    @property
+    def n_docs(self) -> int:
+        return self._n
+
+    def df(self, term: str) -> int:
+        """How many chunks hold `term` (0: none)."""
+        tid = self._vocab.get(term)
+        return int(self._df[tid]) if tid is not None and tid < len(self._df) else 0
+
+    def idf(self, term: str) -> float:
+        df = self.df(term)
+        return math.log(1 + (self._n - df + 0.5) / (df + 0.5)) if df else self._max_idf
+
+    @property
+    def max_idf(self) -> float:
+        return self._max_idf
+
+    def terms(self, text: str) -> set[str]:
+        return set(bm25_query_tokens(text))
+
+    def is_question_word(self, term: str) -> bool:
+        return term in self._question_words
+
+    def question_terms(self, question: str, content_only: bool = False) -> dict[str, float]:
+        """The question's terms with their idf; `content_only` drops question words ("which", "paper")."""
+        return {t: self.idf(t) for t in self.terms(question) if not (content_only and t in self._question_words)}
+
+    def coverage(self, question_terms: Mapping[str, float], text_terms: Iterable[str] | set[str]) -> float:
+        """Share of the weight of `question_terms` whose terms are in `text_terms` (0 when there is none)."""
+        total = sum(question_terms.values())
+        if not total:
+            return 0.0
+        text_terms = text_terms if isinstance(text_terms, (set, frozenset)) else set(text_terms)
+        return sum(w for t, w in question_terms.items() if t in text_terms) / total
+
+
+__all__ = ["QUESTION_WORDS", "Scorer"]

@@ -147,6 +147,29 @@ class ReplayEmbedder(TimedEmbedder):
         return out
 
 
+class RandomEmbedder(TimedEmbedder):
+    """For memory and search-at-scale figures only (`--vectors random`): unit vectors drawn at random
+    instead of the model's, so a 100k collection can be built without hours of embedding. Every
+    other part of the build (corpus, chunking with the real tokenizer, Chroma, BM25, records) is
+    real and the vectors have the real size, so peak memory and disk are the build's own; build
+    time is not a figure. Queries are embedded by the real model (their time counts)."""
+
+    def __init__(self, inner: Any):
+        super().__init__(inner)
+        import numpy as np
+
+        self.rng = np.random.default_rng(0)
+
+    def embed(self, texts, progress=None):
+        if len(texts) == 1 and getattr(self, "querying", False):
+            return self.inner.embed(texts)
+        v = self.rng.standard_normal((len(texts), self.dim)).astype("float32")
+        v /= (v ** 2).sum(1, keepdims=True) ** 0.5
+        if progress:
+            progress(len(texts))
+        return v
+
+
 def child(args: argparse.Namespace) -> dict[str, Any]:
     sys.path.insert(0, str(PROJECT_DIR))
     from rag import Assistant
@@ -182,7 +205,10 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
 
     def factory() -> TimedEmbedder:
         inner = load_embedder(settings)
-        holder["e"] = ReplayEmbedder(inner, Path(args.replay_from)) if args.replay_from else TimedEmbedder(inner)
+        if args.vectors == "random":
+            holder["e"] = RandomEmbedder(inner)
+        else:
+            holder["e"] = ReplayEmbedder(inner, Path(args.replay_from)) if args.replay_from else TimedEmbedder(inner)
         return holder["e"]
 
     report = build_index(settings, corpus, factory, rebuild=True, progress=progress)
@@ -203,10 +229,12 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         "embed_s": round(emb.seconds, 1), "word_pieces": emb.pieces, "embed_wp_per_s": round(emb.pieces / max(emb.seconds, 1e-9)),
         "chunks_per_s": round(report.chunks / max(emb.seconds, 1e-9), 1), "peak_rss_mib_build": round(_rss_mib()),
         "disk_mib": round(_du(report.path) / 2 ** 20, 1), "server": bool(args.chroma_port), "checkpoints": checkpoints,
-        "replayed": bool(args.replay_from),
+        "replayed": bool(args.replay_from), "vectors": args.vectors,
     }
     del corpus
     a = Assistant(settings.with_options(auto_index=False))
+    emb.querying = True
+    a._embedder = emb  # the same loaded embedder (random vectors: the real model embeds the queries)
     for q in ("warm-up one", "graph neural networks", "contrastive learning"):
         a.search(q, k=10)
     times = []
@@ -295,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dtype", default=None, choices=["float16", "bfloat16"])
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--vectors", choices=["model", "random"], default="model",
+                   help="random: unit random vectors instead of the model's (peak memory, disk and search at scale only; build time is then no figure)")
     p.add_argument("--floor-runs", type=int, default=5)
     p.add_argument("--out", type=Path, default=None)
     # child modes
@@ -321,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     RESULTS_DIR.mkdir(exist_ok=True)
     out_file = args.out or RESULTS_DIR / f"scale-{time.strftime('%Y%m%d-%H%M%S')}.json"
-    common = ["--backend", args.backend, "--device", args.device, "--queries", str(args.queries)]
+    common = ["--backend", args.backend, "--device", args.device, "--queries", str(args.queries), "--vectors", args.vectors]
     if args.batch_size:
         common += ["--batch-size", str(args.batch_size)]
     if args.dtype:
@@ -351,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
             if mode == "server":
                 server, port = start_chroma(work / f"chroma-{size}")
                 extra = ["--chroma-port", str(port)]
-                if not args.server_embeds:
+                if not args.server_embeds and args.vectors == "model":
                     extra += ["--replay-from", str(work / f"index-local-{size}")]
             res[mode][str(size)] = {"running": True, "checkpoints_file": str(ck)}
             save()
@@ -383,6 +413,8 @@ def markdown(res: dict[str, Any]) -> str:
             continue
         s = res["server"].get(size, {})
         server = f"{s['search_p50_ms']} / {s['search_p95_ms']}" if "search_p50_ms" in s else "-"
+        if r.get("vectors") == "random":  # build time and throughput are no figures then
+            r = {**r, "build_s": "(random vectors)", "s_per_1000": "-", "embed_wp_per_s": "-"}
         rows.append(f"| {size} | {r['chunks']} | {r['build_s']} | {r['s_per_1000']} | {r['embed_wp_per_s']} | {r['peak_rss_mib']} | "
                     f"{r['disk_mib']} | {r['search_p50_ms']} / {r['search_p95_ms']} | {server} |")
     if "floor" in res and "wp_per_s_best" in res["floor"]:

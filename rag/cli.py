@@ -170,7 +170,9 @@ def cmd_settings(args: argparse.Namespace) -> int:
     settings = _settings_from(args)
     data = json.loads(settings.model_dump_json())
     data["resolved"] = {"corpus_paths": [str(p) for p in settings.corpus_paths], "corpus_name": settings.resolved_corpus_name,
-                        "index_dir": str(settings.resolved_index_dir), "embed_backend": settings.resolved_embed_backend}
+                        "index_dir": str(settings.resolved_index_dir), "embed_backend": settings.resolved_embed_backend,
+                        "model_cache_dir": str(settings.resolved_model_cache_dir),
+                        "vector_store": f"chroma server {settings.chroma_host}:{settings.chroma_port}" if settings.server_mode else "local chroma"}
     print(json.dumps(data, indent=2))
     return 0
 

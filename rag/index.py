@@ -27,7 +27,6 @@ import re
 import shutil
 import time
 import uuid
-from array import array
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +37,7 @@ import numpy as np
 from .chunking import chunk_corpus
 from .corpus import Corpus
 from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError, StoreUnavailableError
+from .lexical import TokenIds, _bm25_tokenize, bm25_query_tokens  # noqa: F401  (bm25_query_tokens: public here too)
 from .settings import Settings
 from .store import Store
 from .types import Chunk, Paper
@@ -257,68 +257,6 @@ def _write_jsonl(path: Path, rows: Iterable[dict]) -> None:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
-def _bm25_tokenize(texts: list[str]):
-    import bm25s
-
-    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False, return_ids=False) if texts else []
-
-
-_STEMMER = None
-
-
-def _stemmer():
-    global _STEMMER
-    if _STEMMER is None:
-        import Stemmer
-
-        _STEMMER = Stemmer.Stemmer("english")
-    return _STEMMER
-
-
-def bm25_query_tokens(text: str) -> list[str]:
-    """The query's BM25 terms, tokenized exactly like the indexed chunks."""
-    return _bm25_tokenize([text])[0]
-
-
-class _TokenIds(list):
-    """Every chunk's BM25 token ids as one flat int32 array plus offsets, read by bm25s as a list.
-
-    Why: bm25s wants a list of per-document id lists; 100k abstracts are ~20M tokens, which as
-    Python int lists take ~1 GB. This list subclass holds 4 bytes a token and hands bm25s one
-    short-lived Python list per document as it iterates (bm25s only calls len() and iterates).
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.flat = array("i")
-        self.offsets = array("q", [0])
-        self.vocab: dict[str, int] = {}
-
-    def add(self, texts: list[str]) -> None:
-        vocab, flat = self.vocab, self.flat
-        for tokens in _bm25_tokenize(texts):
-            flat.extend(vocab.setdefault(t, len(vocab)) for t in tokens)
-            self.offsets.append(len(flat))
-
-    def __len__(self) -> int:
-        return len(self.offsets) - 1
-
-    def __iter__(self) -> Iterator[list[int]]:
-        flat, off = self.flat, self.offsets
-        for i in range(len(off) - 1):
-            yield flat[off[i]:off[i + 1]].tolist()
-
-    def __bool__(self) -> bool:
-        return len(self) > 0
-
-    def build(self) -> Any:
-        import bm25s
-
-        retriever = bm25s.BM25()
-        retriever.index((self, dict(self.vocab)), show_progress=False)
-        return retriever
-
-
 def _blocks(papers: list[Paper], chunker: Callable[[list[Paper]], list[Chunk]], size: int) -> Iterator[tuple[int, list[Chunk]]]:
     """(papers in the block, their chunks) for consecutive blocks of about `size` chunks."""
     step = max(1, size // 3)  # ~2.5 chunks per abstract: read a few papers more than needed, not the corpus
@@ -412,7 +350,7 @@ def _write_version(version: Path, corpus: Corpus, embedder: Any, settings: Setti
             collection = store.create_collection(client, version, max(200, settings.candidates * 2))
             old_collection = store.open_collection(old_client, reuse, old_manifest) if old_client is not None else None
             batch = client.get_max_batch_size()
-        tokens = _TokenIds()
+        tokens = TokenIds()
         new_ids: set[str] = set()
         added = written = papers_done = 0
         total_papers = len(corpus.papers)
@@ -474,7 +412,7 @@ def _write_records(version: Path, corpus: Corpus, chunks: list[Chunk]) -> None:
     """papers.jsonl, chunks.jsonl and the BM25 index in one go (kept for bench/run.py's step timings)."""
     _write_jsonl(version / "papers.jsonl", (p.to_dict() for p in corpus.papers))
     _write_jsonl(version / "chunks.jsonl", (c.__dict__ for c in chunks))
-    tokens = _TokenIds()
+    tokens = TokenIds()
     tokens.add([c.embed_text for c in chunks])
     tokens.build().save(str(version / "bm25"))
 

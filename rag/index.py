@@ -365,8 +365,9 @@ def _write_version(version: Path, corpus: Corpus, embedder: Any, settings: Setti
                 base_written, base_papers = written, papers_done
 
                 def report(papers_now: float) -> None:
-                    if progress:  # chunks: total estimated from the chunks per paper so far
-                        progress("chunks", written, max(written, int(written / papers_now * total_papers)) if papers_now else written)
+                    if progress:  # chunks: total estimated from the chunks per paper so far, reached only at the end
+                        est = int(written / papers_now * total_papers) if papers_now else written
+                        progress("chunks", written, written if papers_now >= total_papers else max(written + 1, est))
                         progress("papers", int(papers_now), total_papers)
 
                 def tick(n: int) -> None:

@@ -146,8 +146,8 @@ class TorchEmbedder:
         return [len(ids) for ids in self._tokenizer(texts, add_special_tokens=False)["input_ids"]]
 
     def embed(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
-        if self.device != "cpu" and len(texts) > self.batch_size:
-            return self._embed_gpu(texts, progress)
+        if self.device != "cpu" and self._fast_ok and len(texts) > self.batch_size:
+            return self.embed_fast(texts, progress)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         # Chunks of ~1,000 texts so a progress bar moves; encode() sorts each chunk by length itself.
         step = max(self.batch_size * 8, 256)
@@ -159,8 +159,17 @@ class TorchEmbedder:
                 progress(len(part))
         return out
 
-    def _embed_gpu(self, texts: Sequence[str], progress: Callable[[int], None] | None) -> np.ndarray:
-        """Length-sorted batches, tokenized on every core one block ahead, pooled on the GPU."""
+    @property
+    def _fast_ok(self) -> bool:
+        """`embed_fast` reproduces Transformer -> mean Pooling [-> Normalize] models only."""
+        mods = list(self.model)
+        return (len(mods) in (2, 3) and getattr(mods[1], "pooling_mode", None) in ("mean", ("mean",))
+                and (len(mods) == 2 or type(mods[2]).__name__ == "Normalize"))
+
+    def embed_fast(self, texts: Sequence[str], progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """Length-sorted batches, tokenized on every core one block ahead, pooled on the device.
+
+        The GPU path; it runs on the CPU too, where the tests check it against `encode`."""
         import torch
         from concurrent.futures import ThreadPoolExecutor
 
@@ -191,8 +200,10 @@ class TorchEmbedder:
                     for row, (_, tok) in enumerate(part):
                         ids[row, :len(tok)] = tok
                         mask_np[row, :len(tok)] = 1
-                    ids_t = torch.from_numpy(ids).pin_memory().to(self.device, non_blocking=True)
-                    mask = torch.from_numpy(mask_np).pin_memory().to(self.device, non_blocking=True)
+                    ids_t, mask = torch.from_numpy(ids), torch.from_numpy(mask_np)
+                    if self.device != "cpu":  # pinned pages let the copy overlap the previous batch
+                        ids_t = ids_t.pin_memory().to(self.device, non_blocking=True)
+                        mask = mask.pin_memory().to(self.device, non_blocking=True)
                     hidden = transformer(input_ids=ids_t, attention_mask=mask).last_hidden_state
                     m = mask.unsqueeze(-1).to(hidden.dtype)
                     vecs = (hidden * m).sum(1).float() / m.sum(1).float().clamp(min=1e-9)

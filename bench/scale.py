@@ -242,12 +242,32 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
         t = time.perf_counter()
         a.search(q, k=10)
         times.append((time.perf_counter() - t) * 1000)
-    a.close()
     times.sort()
     out.update({"search_queries": len(times), "search_p50_ms": round(statistics.median(times), 1),
                 "search_p95_ms": round(times[min(len(times) - 1, int(0.95 * len(times)))], 1),
                 "peak_rss_mib": round(_rss_mib())})
+    if args.chroma_port and args.local_index:
+        out["paired"] = paired(a, settings.with_options(chroma_host=None, index_dir=Path(args.local_index), auto_index=False), emb, args.queries)
+    a.close()
     return out
+
+
+def paired(server_assistant: Any, local_settings: Any, emb: Any, n: int) -> dict[str, float]:
+    """Server against local search on the same collection, query by query in turn (same load for both)."""
+    from rag import Assistant
+
+    local = Assistant(local_settings)
+    local._embedder = emb
+    local.search("warm-up one", k=10)
+    t_local, t_server = [], []
+    for i, q in enumerate(_questions(n)):
+        for who, a, sink in (("l", local, t_local), ("s", server_assistant, t_server)):
+            t = time.perf_counter()
+            a.search(f"{q} ({who}{i})", k=10)  # a new text each time: the query embedding is always paid
+            sink.append((time.perf_counter() - t) * 1000)
+    local.close()
+    lp, sp = statistics.median(t_local), statistics.median(t_server)
+    return {"local_p50_ms": round(lp, 1), "server_p50_ms": round(sp, 1), "server_added_p50_ms": round(sp - lp, 1)}
 
 
 def floor(args: argparse.Namespace) -> dict[str, Any]:
@@ -336,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoints", help=argparse.SUPPRESS)
     p.add_argument("--result", help=argparse.SUPPRESS)
     p.add_argument("--replay-from", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--local-index", default=None, help=argparse.SUPPRESS)
     p.add_argument("--server-embeds", action="store_true",
                    help="embed again for the server build (a real server build time); default: reuse the local build's vectors")
     args = p.parse_args(argv)
@@ -380,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
             server = None
             if mode == "server":
                 server, port = start_chroma(work / f"chroma-{size}")
-                extra = ["--chroma-port", str(port)]
+                extra = ["--chroma-port", str(port), "--local-index", str(work / f"index-local-{size}")]
                 if not args.server_embeds and args.vectors == "model":
                     extra += ["--replay-from", str(work / f"index-local-{size}")]
             res[mode][str(size)] = {"running": True, "checkpoints_file": str(ck)}
@@ -413,6 +434,8 @@ def markdown(res: dict[str, Any]) -> str:
             continue
         s = res["server"].get(size, {})
         server = f"{s['search_p50_ms']} / {s['search_p95_ms']}" if "search_p50_ms" in s else "-"
+        if "paired" in s:
+            server += f" (paired: +{s['paired']['server_added_p50_ms']} ms)"
         if r.get("vectors") == "random":  # build time and throughput are no figures then
             r = {**r, "build_s": "(random vectors)", "s_per_1000": "-", "embed_wp_per_s": "-"}
         rows.append(f"| {size} | {r['chunks']} | {r['build_s']} | {r['s_per_1000']} | {r['embed_wp_per_s']} | {r['peak_rss_mib']} | "

@@ -178,4 +178,36 @@ def write_report(out_dir: Path, section: dict[str, Any]) -> None:
     report.write_text(text, encoding="utf-8")
 
 
-__all__ = ["run_beir", "load_beir", "ndcg", "recall", "mrr", "PlainBM25"]
+def export_questions(question_files: Sequence[Path], out: Path, settings: Settings | None = None) -> Path:
+    """Write the configured corpus and question files as a BEIR folder (answerable questions only).
+
+    `python -m eval.beir export OUT eval/questions/test.jsonl ...`: the shipped corpus, scored the
+    BEIR way, so its figures sit beside a public BEIR set's in the same report format.
+    """
+    from rag.corpus import load_corpus
+
+    from .harness import load_questions
+
+    base = settings or Settings()
+    papers = load_corpus(base.corpus_paths, base.id_field, base.abstract_field).papers
+    out = Path(out)
+    (out / "qrels").mkdir(parents=True, exist_ok=True)
+    with (out / "corpus.jsonl").open("w", encoding="utf-8") as f:
+        for paper in papers:
+            f.write(json.dumps({"_id": paper.paper_id, "title": paper.title, "text": paper.abstract}, ensure_ascii=False) + "\n")
+    known = {p.paper_id for p in papers}
+    with (out / "queries.jsonl").open("w", encoding="utf-8") as fq, (out / "qrels" / "test.tsv").open("w", encoding="utf-8") as fr:
+        fr.write("query-id\tcorpus-id\tscore\n")
+        for qf in question_files:
+            for q in load_questions(Path(qf), known):
+                if q.gold_ids:
+                    fq.write(json.dumps({"_id": f"{Path(qf).stem}-{q.id}", "text": q.question}, ensure_ascii=False) + "\n")
+                    fr.writelines(f"{Path(qf).stem}-{q.id}\t{gid}\t1\n" for gid in q.gold_ids)
+    return out
+
+
+if __name__ == "__main__" and len(sys.argv) > 3 and sys.argv[1] == "export":
+    print(export_questions([Path(f) for f in sys.argv[3:]], Path(sys.argv[2])))
+
+
+__all__ = ["run_beir", "export_questions", "load_beir", "ndcg", "recall", "mrr", "PlainBM25"]

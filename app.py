@@ -7,7 +7,8 @@
 A thin Gradio layer over the library's public API (`rag.Assistant`): answers stream in as they are
 written; [n] markers open the cited paper in the sources panel with the cited passage highlighted;
 earlier turns shape the retrieval of follow-up questions (`history=`); the named API endpoints
-`/ask` and `/search` serve `gradio_client`. The index is built or loaded once, on a start-up thread,
+`/ask`, `/search` and `/papers` (listing-metadata lookups) serve `gradio_client`. A list answer (an
+author's papers, the top-5% posters, a count) renders as a numbered list, each item with its [n]. The index is built or loaded once, on a start-up thread,
 with its progress on the console and in the page; questions asked before it is ready wait for it.
 
 Gradio is imported inside the functions that need it, so `python app.py --help` answers at once.
@@ -42,6 +43,8 @@ EXAMPLES = [
     "How many GPUs were used to train PIXEL?",
 ]
 EXTRACTIVE_LABEL = "extractive — quoted sentences, no language model"
+LISTING_LABEL = "listing metadata — exact lookup, no language model"
+TOPIC_LIST_LABEL = "retrieval list — the papers that clear the stated relevance bar"
 ANY = ""  # the "no filter" choice of a dropdown
 # Seconds a question waits for the start-up indexing before it is answered with an error.
 READY_WAIT_S = 600.0
@@ -140,6 +143,8 @@ def generator_label(answer: "Answer", model: str | None = None) -> str:
     """Who wrote the answer; `model` names the LLM asked for (Answer.generator says only "llm")."""
     if answer.generator == "extractive":
         return EXTRACTIVE_LABEL
+    if answer.generator == "listing":
+        return LISTING_LABEL if answer.route == "metadata" else TOPIC_LIST_LABEL
     return f"language model {model or answer.generator}"
 
 
@@ -183,12 +188,35 @@ def render_answer(answer: "Answer", turn: int, model: str | None = None) -> str:
                 '<div class="rag-abstain-hint">No indexed abstract covers this question well enough to quote. '
                 'Try other words, or check the filters in Settings.</div></div>')
         return f'<div class="rag-answer rag-answer-abstained">{body}{warnings}{foot}</div>'
-    text = esc(answer.text)
-    text = _mark_sentences(text, answer.weak, "rag-weak", "Weakly supported: the cited passage barely covers this sentence; check the source")
-    text = _mark_sentences(text, answer.uncited, "rag-uncited", "Cites no source")
-    text = _link_markers(text, turn).replace("\n", "<br>")  # one HTML block: a blank line would end it in Markdown
+    if answer.generator == "listing":
+        text = render_list(answer.text, turn)
+    else:
+        text = esc(answer.text)
+        text = _mark_sentences(text, answer.weak, "rag-weak", "Weakly supported: the cited passage barely covers this sentence; check the source")
+        text = _mark_sentences(text, answer.uncited, "rag-uncited", "Cites no source")
+        text = _link_markers(text, turn).replace("\n", "<br>")  # one HTML block: a blank line would end it in Markdown
     hint = '<div class="rag-hint">Click a [n] to read the source.</div>' if answer.citations else ""
     return f'<div class="rag-answer"><div class="rag-text">{text}</div>{warnings}{hint}{foot}</div>'
+
+
+LIST_ITEM = re.compile(r"^\[(\d+)\]\s+(.*)$")
+
+
+def render_list(text: str, turn: int) -> str:
+    """A list answer (lead line, "[n] item" lines, notes) as a lead paragraph, an <ol> and notes, one HTML block."""
+    lead, items, notes = [], [], []
+    for line in text.split("\n"):
+        m = LIST_ITEM.match(line)
+        if m:
+            items.append(f'<li value="{m.group(1)}">{_link_markers(esc(f"[{m.group(1)}]"), turn)} {esc(m.group(2))}</li>')
+        elif items:
+            notes.append(f'<div class="rag-list-note">{_link_markers(esc(line), turn)}</div>')
+        else:
+            lead.append(_link_markers(esc(line), turn))
+    body = f'<div class="rag-list-lead">{" ".join(lead)}</div>'
+    if items:
+        body += f'<ol class="rag-list">{"".join(items)}</ol>'
+    return body + "".join(notes)
 
 
 def render_partial(text: str) -> str:
@@ -301,6 +329,19 @@ def _page_choices(backend: Backend) -> list[tuple[str, str]]:
         backend.page_labels[page.page] = f"{page.session or kind} (page {n} of {len(pages)})"
         choices.append((label, page.page))
     return choices
+
+
+def collection_heading(backend: Backend) -> str:
+    """The page heading: what the indexed collection holds, from its records (pages and counts)."""
+    from rag.listings import Listings
+
+    try:
+        described = Listings(backend.assistant.corpus().papers).describe(short=True)
+    except Exception as exc:  # the start-up thread reports corpus errors; the heading stays generic
+        log.warning("collection unavailable for the heading: %s", exc)
+        described = "the indexed paper abstracts"
+    return (f'<div class="rag-brand"><span class="rag-logo">rag</span> cited answers from '
+            f'<span class="rag-collection">{esc(described)}</span></div>')
 
 
 def _field_choices(backend: Backend, name: str) -> list[str]:
@@ -434,11 +475,29 @@ def build_app(backend: Backend, concurrency: int = 4) -> "gr.Blocks":
         except RagError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 
+    def api_papers(author: str = "", award: str = "", tier: str = "", page: str = "", presentation: str = "",
+                   session: str = "", poster: str = "") -> dict:
+        """Papers whose listing metadata matches every field given (exact and complete, in listing order): count,
+        collection (its pages and counts), papers (paper_id, title, authors, pages, session, presentation,
+        poster_number, award, abstract). author: a co-author's name (accents, case, initials tolerated; several
+        joined by ';'); award: a label or "any"; tier: "top 5%", "top 25%" or "poster accept"; page: 1-5 or an id."""
+        from rag import QuestionError
+
+        try:
+            listings = backend.wait().listings()
+            try:
+                papers = listings.search(author=author or None, award=award or None, tier=tier or None, page=page or None,
+                                         presentation=presentation or None, session=session or None, poster=poster or None)
+            except ValueError as exc:
+                raise QuestionError(str(exc)) from None
+            return {"count": len(papers), "collection": listings.describe(), "papers": [p.to_dict() for p in papers]}
+        except RagError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+
     with gr.Blocks(title="rag — cited answers from ML abstracts", analytics_enabled=False) as demo:
         turns = gr.State([])
         with gr.Row(elem_classes=["rag-header"]):
-            gr.HTML('<div class="rag-brand"><span class="rag-logo">rag</span> cited answers from '
-                    'ICLR 2023 paper abstracts</div>')
+            gr.HTML(collection_heading(backend), elem_id="rag-heading")
             status_box = gr.HTML(backend.status_html(), elem_id="rag-status")
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=420):
@@ -481,6 +540,7 @@ def build_app(backend: Backend, concurrency: int = 4) -> "gr.Blocks":
         demo.load(status, None, [status_box, timer], api_visibility="private", show_progress="hidden", queue=False)
         gr.api(api_ask, api_name="ask")
         gr.api(api_search, api_name="search")
+        gr.api(api_papers, api_name="papers")
     demo.queue(default_concurrency_limit=concurrency, max_size=64)
     return demo
 

@@ -1,13 +1,15 @@
 """Questions in, scored rows out: question files, per-question scoring, aggregation with intervals.
 
 Question files are JSONL, one object per line:
-    {"id", "type", "question", "gold_titles": [...], "answer", "key_facts": [...]}
+    {"id", "type", "question", "gold_titles": [...], "answer", "key_facts": [...], "count": N (optional)}
+`count` (a "How many ...?" question) is the exact number the answer must state first (`count_exact`).
 Gold papers are named by exact title (or `gold_ids`); type "unanswerable" has no gold.
 Which questions each metric averages over is stated in `aggregate` (and the README).
 """
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -32,6 +34,7 @@ class Question:
     answer: str = ""
     key_facts: list[str] = field(default_factory=list)
     source: str = ""
+    count: int | None = None  # the exact number a "How many ...?" answer must state
 
     @property
     def unanswerable(self) -> bool:
@@ -75,8 +78,11 @@ def load_questions(path: Path, known_ids: Iterable[str] | None = None) -> list[Q
             unknown += [g for g in item.get("gold_ids") or [] if g not in known]
             if unknown:
                 raise EvalError(f"{where}: gold paper(s) not in the index: {unknown}")
+        count = item.get("count")
+        if count is not None and (not isinstance(count, int) or isinstance(count, bool) or count < 0):
+            raise EvalError(f"{where}: 'count' must be a whole number >= 0, got {count!r}")
         out.append(Question(item["id"], item["type"], item["question"], gold, item.get("answer", ""),
-                            list(item.get("key_facts") or []), where))
+                            list(item.get("key_facts") or []), where, count))
     if not out:
         raise EvalError(f"{path}: no questions")
     return out
@@ -84,7 +90,18 @@ def load_questions(path: Path, known_ids: Iterable[str] | None = None) -> list[Q
 
 RETRIEVAL = ("hit@1", "hit@5", "recall@5", "recall@10", "mrr", "ndcg@10")
 ANSWER = ("key_fact_recall", "token_f1", "rouge_l", "semantic_similarity",
-          "citation_precision", "citation_recall", "passage_precision", "sentence_recall")
+          "citation_precision", "citation_recall", "passage_precision", "sentence_recall", "count_exact")
+NUMBER = re.compile(r"\b\d+\b")
+
+
+def stated_count(text: str) -> int | None:
+    """The first whole number of an answer's first line ("There are exactly 27 papers ..." -> 27), or None.
+
+    >>> stated_count("About 2 papers of the 11 papers rated top 5% are about ..."), stated_count("No paper by X.")
+    (2, None)
+    """
+    first = NUMBER.search(plain(text).split("\n")[0] if text else "")
+    return int(first.group()) if first else None
 JUDGE = ("correctness", "groundedness")
 
 
@@ -123,6 +140,9 @@ def score_question(q: Question, ranked: list[str], answer: Any | None = None, *,
                         "semantic_similarity": similarity if q.answer else None,
                         "citation_precision": M.citation_precision(cited, gold), "citation_recall": M.citation_recall(cited, gold),
                         "passage_precision": support.get("passage_precision"), "sentence_recall": support.get("sentence_recall")})
+            if q.count is not None:
+                row["count_stated"] = stated_count(answer.text.split("\n")[0])
+                row["count_exact"] = float(row["count_stated"] == q.count)
     if judgment:
         row.update(judgment)
     row["failures"] = failures(row)
@@ -144,6 +164,8 @@ def failures(row: dict[str, Any]) -> list[str]:
             out.append("missing key facts")
         if row.get("passage_precision") is not None and row["passage_precision"] < 1.0:
             out.append("unsupported citations")
+        if row.get("count_exact") == 0.0:
+            out.append("wrong count")
     return out
 
 

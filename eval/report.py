@@ -23,7 +23,7 @@ HEADLINE = (("hit@1", "hit@1"), ("hit@5", "hit@5"), ("mrr", "MRR"), ("ndcg@10", 
             ("sentence_recall", "sentences supported"), ("abstain_f1", "abstain F1"))
 DETAIL = ("hit@1", "hit@5", "recall@5", "recall@10", "mrr", "ndcg@10", "key_fact_recall", "key_fact_recall_all",
           "token_f1", "rouge_l", "semantic_similarity", "citation_precision", "citation_recall", "passage_precision",
-          "sentence_recall", "abstain_precision", "abstain_recall", "abstain_f1", "abstain_false_abstain_rate",
+          "sentence_recall", "count_exact", "abstain_precision", "abstain_recall", "abstain_f1", "abstain_false_abstain_rate",
           "correctness", "groundedness", "judge_unparseable", "latency_p50_ms", "latency_p95_ms", "search_p50_ms", "search_p95_ms")
 MAX_FAILURES = 25  # per run and split in report.md; every row is in rows/*.jsonl
 
@@ -133,9 +133,10 @@ def markdown(results: dict[str, Any], cfg: EvalConfig, questions: dict[str, list
             if any(c != "–" for c in cells):
                 out.append(f"| {key} | " + " | ".join(cells) + " |")
         for n in runs:
-            gens = results["runs"][n][split]["overall"].get("generators")
+            # "listing" writes list answers whatever generator was asked for (rag.listed): not a fallback
+            gens = [g for g in results["runs"][n][split]["overall"].get("generators") or [] if g != "listing"]
             if gens and cfg.runs and any(s.name == n and s.overrides.get("generator", "extractive") not in gens for s in cfg.runs):
-                out.append(f"\n**{n}**: asked for {next(s.overrides['generator'] for s in cfg.runs if s.name == n)}, answered by "
+                out.append(f"\n**{n}**: asked for {next(s.overrides.get('generator', 'extractive') for s in cfg.runs if s.name == n)}, answered by "
                            f"{', '.join(gens)} (the model did not load: see `warnings` in the rows)")
         out += ["", "### By question type", "", "| run | type | n | hit@1 | MRR | key facts | cited papers gold | abstained |",
                 "|---|---|---|---|---|---|---|---|"]

@@ -28,7 +28,7 @@ from . import metrics as M
 from .config import EvalConfig, EvalError, RunSpec, index_dir_for, parse_config
 
 log = logging.getLogger(__name__)
-HARNESS_VERSION = 2  # bump when a row's contents change, so old rows are not resumed
+HARNESS_VERSION = 3  # bump when a row's contents change, so old rows are not resumed
 RANKED_K = 10  # papers ranked per question: enough for hit@5, recall@10 and nDCG@10
 
 

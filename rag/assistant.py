@@ -14,7 +14,9 @@ from .conversation import retrieval_query
 from .corpus import Corpus, load_corpus
 from .errors import IndexMissingError, QuestionError, SettingsError
 from .extractive import Draft, ExtractiveGenerator
+from .listed import plan as plan_question
 from .index import BuildReport, Index, build_index, is_current, open_index
+from .listings import Listings
 from .retrieve import Filters, Retriever
 from .settings import Settings, load_settings
 from .types import Answer, Hit, Paper
@@ -41,6 +43,7 @@ class Assistant:
         self._embedder: Any = None
         self._retriever: Retriever | None = None
         self._generators: dict[str, Any] = {}
+        self._listings: tuple[Index, Listings] | None = None
         self.last_build: BuildReport | None = None
 
     # ---- loading ------------------------------------------------------------------------------
@@ -133,10 +136,35 @@ class Assistant:
                                 "create Assistant(Settings(...)) with them instead")
         return (self.settings.with_options(**options) if options else self.settings), filters
 
+    def listings(self) -> Listings:
+        """The indexed papers' listing metadata, for exact lookups (rag.listings); built once per opened index."""
+        with self._lock:
+            index = self.loaded_index
+            if self._listings is None or self._listings[0] is not index:
+                self._listings = (index, Listings(index.papers.values()))
+            return self._listings[1]
+
     def search(self, query: str, k: int = 10, **options: Any) -> list[Hit]:
-        """Papers best first, each with `.paper_id`, `.title`, `.score` and its matching passages."""
+        """Papers best first, each with `.paper_id`, `.title`, `.score` and its matching passages.
+
+        A listed author's name in the query ("Sewoong Oh", "S. Oh backdoor") limits the search to
+        their papers, so searching a name finds that author's papers, not passages that mention it.
+        """
+        from dataclasses import replace
+
+        from .routing import route
+
         settings, filters = self._per_call(dict(options))
         query = self._check_question(query, settings)
+        listings = self.listings()
+        names = route(query, listings).lookup.authors
+        if not names and len(query.split()) <= 4 and listings.authors_named(query):
+            names = (query,)  # the query is a name and nothing else ("Goldblum", "J. Hayase")
+        if names:
+            from .listings import Lookup
+
+            ids = tuple(p.paper_id for p in listings.find(Lookup(authors=names)))
+            filters = replace(filters, paper_ids=ids) if filters else Filters(paper_ids=ids)
         return self.retriever.search(query, k=k, mode=settings.retriever, filters=filters, settings=settings)
 
     def ask_stream(self, question: str, **options: Any) -> Iterator[str | Answer]:
@@ -151,10 +179,18 @@ class Assistant:
         history = options.pop("history", None)
         settings, filters = self._per_call(options)
         question = self._check_question(question, settings)
-        query = retrieval_query(question, history) if history else question
+        # Listing questions (authors, awards, tiers, sessions, pages, posters) are answered from the
+        # metadata, complete; mixed ones narrow the retrieval below to the lookup's papers (rag.listed).
+        routed = plan_question(question, self.listings(), settings, filters, history)
+        if routed.answer is not None:
+            yield routed.answer.text
+            yield routed.answer
+            return
+        settings, filters = routed.settings or settings, routed.filters
+        query = routed.query or (retrieval_query(question, history) if history else question)
         hits = self.retriever.search(query, k=settings.top_k, mode=settings.retriever, filters=filters, settings=settings)
         retrieved = time.perf_counter()
-        generator, warnings = self._generator(settings)
+        generator, warnings = (routed.writer, []) if routed.writer else self._generator(settings)
         draft: Draft | None = None
         first_token: float | None = None
         for piece in generator.stream(question, hits):
@@ -170,7 +206,7 @@ class Assistant:
         yield Answer(question=question, text=draft.text, citations=tuple(draft.citations), abstained=draft.abstained,
                      generator=draft.generator or getattr(generator, "name", "extractive"), timings=timings, hits=tuple(hits),
                      warnings=tuple(warnings + draft.warnings), evidence=draft.evidence,
-                     uncited=tuple(draft.uncited), weak=tuple(draft.weak), query=query)
+                     uncited=tuple(draft.uncited), weak=tuple(draft.weak), query=query, route=routed.route.name)
 
     def ask(self, question: str, **options: Any) -> Answer:
         """Answer a question from the indexed abstracts, with numbered citations, or abstain."""

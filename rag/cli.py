@@ -1,4 +1,4 @@
-"""`rag` on the command line: index, search, ask, settings, eval.
+"""`rag` on the command line: index, search, ask, papers, settings, eval.
 
 Thin: parses flags (generated from the Settings fields), calls the public API, prints. A RagError
 becomes one line on stderr and exit status 2; anything else is a bug and keeps its traceback.
@@ -151,18 +151,45 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return 0
     for warning in answer.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    print(textwrap.fill(answer.text, width=100))
+    for line in answer.text.split("\n"):  # list answers keep one paper per line
+        print(textwrap.fill(line, width=100, subsequent_indent="    " if line.startswith("[") else ""))
     if answer.citations:
         print("\nReferences")
         for c in answer.citations:
             print(f"[{c.number}] {c.title}")
-            print(textwrap.fill(c.passage, width=100, initial_indent="    \"", subsequent_indent="     ", max_lines=4) + "\"")
+            print(textwrap.fill(c.passage, width=100, initial_indent="    \"", subsequent_indent="     ",
+                                max_lines=2 if answer.generator == "listing" else 4) + "\"")
     elif answer.abstained and answer.hits:
         print("\nClosest papers (not cited: they do not answer the question)")
         for h in answer.hits[:3]:
             print(f"  - {h.title}")
-    label = "extractive: sentences quoted from the abstracts, no language model" if answer.generator == "extractive" else answer.generator
+    label = {"extractive": "extractive: sentences quoted from the abstracts, no language model",
+             "listing": "listing metadata: exact lookup, no language model" if answer.route == "metadata" else
+             "retrieval list: the papers that clear the stated relevance bar"}.get(answer.generator, answer.generator)
     print(f"\n({label}; {answer.timings.get('total_ms', 0):.0f} ms)")
+    return 0
+
+
+def cmd_papers(args: argparse.Namespace) -> int:
+    """The records matching listing fields (exact and complete; see rag.listings)."""
+    from .assistant import Assistant
+    from .errors import QuestionError
+
+    listings = Assistant(_settings_from(args)).listings()
+    try:
+        papers = listings.search(author=args.author, award=args.award, tier=args.tier, page=args.page,
+                                 presentation=args.presentation, session=args.session, poster=args.poster)
+    except ValueError as exc:
+        raise QuestionError(str(exc)) from None
+    if args.json:
+        print(json.dumps({"count": len(papers), "collection": listings.describe(), "papers": [p.to_dict() for p in papers]},
+                         indent=2, ensure_ascii=False))
+        return 0
+    from .listed import item_line
+
+    print(f"{len(papers)} of {listings.describe()}")
+    for i, p in enumerate(papers, 1):
+        print(textwrap.fill(item_line(i, p), width=100, subsequent_indent="    "))
     return 0
 
 
@@ -218,6 +245,19 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument(f"--{f}", help=f"only papers whose {f} contains this text")
         _settings_flags(p)
         p.set_defaults(func=func)
+
+    p = sub.add_parser("papers", help="list the papers whose listing metadata matches (exact, complete)")
+    p.add_argument("--author", help="a co-author's name (accents, case, initials and middle names tolerated; "
+                                    "several joined by ';' must all be co-authors)")
+    p.add_argument("--award", help="an award label (e.g. 'Outstanding Paper'), or 'any'")
+    p.add_argument("--tier", help="'top 5%%', 'top 25%%' or 'poster accept'")
+    p.add_argument("--page", help="a listing page: its position (1-5), id or id prefix")
+    p.add_argument("--presentation", help="oral, poster, virtual or in-person")
+    p.add_argument("--session", help="part of a session name, e.g. 'Poster Session 3'")
+    p.add_argument("--poster", help="a poster number, e.g. 57 or #57")
+    p.add_argument("--json", action="store_true", help="print the records as JSON")
+    _settings_flags(p)
+    p.set_defaults(func=cmd_papers)
 
     p = sub.add_parser("eval", help="score answers on question files (default: eval/questions dev and test)")
     p.add_argument("--questions", action="append", metavar="FILE", help="a JSONL question file (repeatable; default: dev and test)")

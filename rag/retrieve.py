@@ -33,6 +33,7 @@ class Filters:
     presentation: str | None = None
     award: str | None = None
     author: str | None = None
+    paper_ids: tuple[str, ...] | None = None  # only these papers (a metadata lookup's result; empty: none)
 
     @classmethod
     def coerce(cls, value: "Filters | dict[str, Any] | None") -> "Filters | None":
@@ -41,10 +42,12 @@ class Filters:
         unknown = set(value) - {f.name for f in fields(cls)}
         if unknown:
             raise SettingsError(f"unknown filter(s): {', '.join(sorted(unknown))}; use page, presentation, award or author")
-        return cls(**{k: (str(v) if v not in (None, "") else None) for k, v in value.items()})
+        ids = value.get("paper_ids")
+        return cls(**{k: (str(v) if v not in (None, "") else None) for k, v in value.items() if k != "paper_ids"},
+                   paper_ids=None if ids is None else tuple(ids))
 
     def __bool__(self) -> bool:
-        return any(getattr(self, f.name) for f in fields(self))
+        return self.paper_ids is not None or any(getattr(self, f.name) for f in fields(self) if f.name != "paper_ids")
 
     def matches(self, paper: Paper) -> bool:
         def has(value: str | None, needle: str | None) -> bool:
@@ -55,6 +58,7 @@ class Filters:
             and has(paper.presentation, self.presentation)
             and has(paper.award, self.award)
             and (self.author is None or any(self.author.lower() in a.lower() for a in paper.authors))
+            and (self.paper_ids is None or paper.paper_id in self.paper_ids)
         )
 
 

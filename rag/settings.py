@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(0.0, ge=0, le=2, description="0: greedy decoding (reproducible answers); above 0: sampling at this temperature.")
     answer_sentences: int = Field(5, ge=1, le=10, description="Most sentences in an extractive answer (5: chosen on the dev questions for key-fact recall).")
     abstain_threshold: float = Field(0.40, description="Evidence score under which the assistant says the collection does not answer (see README: how it was chosen).")
+    topic_bar: float = Field(0.50, ge=0, le=1, description="Cosine similarity at which a passage makes its paper count as about a topic in list and count answers over content (besides holding the topic's words in order); see docs: listing questions.")
     max_question_chars: int = Field(1000, ge=10, description="Longest accepted question, in characters.")
     auto_index: bool = Field(True, description="Build or update the index on first use when it is missing or the corpus changed.")
     progress: bool = Field(True, description="Show progress bars while indexing.")

@@ -1,0 +1,252 @@
+"""Answers that are lists of papers: metadata lookups, and topic matches within a lookup or a count.
+
+    metadata_answer(...)  "Sewoong Oh co-authored 1 paper here:\n[1] Few-shot Backdoor Attacks ... "
+    ListWriter            a generator (the `stream(question, hits)` interface of rag.extractive) that
+                          lists the retrieved papers clearing the stated relevance bar: used for mixed
+                          list questions ("Which top-5% posters are about graphs?") and content counts
+                          ("How many papers are about diffusion?").
+
+Every listed paper is cited once, in order, as [n]; a metadata citation quotes the paper's listing
+line (span None), a topic citation its best matching passage. The lead sentence says how the list
+was made: an exact lookup, or retrieval with the bar spelled out (so a count over content says it
+is an estimate).
+
+Does not: decide the route (rag.routing) or look anything up itself (rag.listings).
+"""
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, replace
+from typing import Any, Iterator, Sequence
+
+from .extractive import Draft
+from .index import bm25_query_tokens
+from .listings import Listings
+from .retrieve import Filters
+from .routing import Route, route
+from .settings import Settings
+from .types import Answer, Citation, Hit, Paper
+
+# A follow-up that points back ("Which session was it in?") is about the earlier answer's paper,
+# not a lookup over the listings.
+ANAPHORA = re.compile(r"\b(it|its|it's|they|them|their|this paper|that paper|this one|that one)\b", re.I)
+
+# A paper is about a topic when its title or abstract holds the topic as a phrase (its words in
+# order, stemmed as BM25 indexes them, stop words skipped), or when a passage of it has at least
+# this cosine similarity to the topic. The phrase test is exact; the cosine catches abbreviations
+# and paraphrases ("LLMs"). 0.50 was chosen on the dev split of eval/questions/metadata.jsonl: at
+# 0.45 "contrastive learning" took in a diffusion paper (0.46), at 0.50 the Bellman-score paper
+# still counts for "reinforcement learning" (0.55).
+DENSE_BAR = 0.50  # the default of Settings.topic_bar
+
+
+def bar_text(bar: float) -> str:
+    """The relevance bar in words, as list and count answers over content state it."""
+    return f"papers whose title or abstract contains the topic's words in order, or with a passage at cosine similarity {bar:.2f} or more to it"
+
+
+BAR_TEXT = bar_text(DENSE_BAR)
+AUTHORS_SHOWN = 4
+
+
+def _has_phrase(tokens: Sequence[str], phrase: Sequence[str]) -> bool:
+    """Whether the stemmed `phrase` occurs as consecutive tokens ("contrastive learning", not "in contrast ... learning")."""
+    n = len(phrase)
+    return n > 0 and any(list(tokens[i:i + n]) == list(phrase) for i in range(len(tokens) - n + 1))
+
+
+def _plural(n: int, word: str = "paper") -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def item_line(number: int, paper: Paper) -> str:
+    """One list item: "[1] Title — A, B, C et al. · top 5% paper · poster #31"."""
+    bits = []
+    if paper.authors:
+        bits.append(", ".join(paper.authors[:AUTHORS_SHOWN]) + (" et al." if len(paper.authors) > AUTHORS_SHOWN else ""))
+    if paper.presentation:  # the tier alone for the usual in-person poster, the whole line otherwise ("Virtual presentation / ...")
+        usual = "in-person poster presentation /"
+        bits.append(paper.presentation[len(usual):].strip() if paper.presentation.lower().startswith(usual) else paper.presentation)
+    if paper.poster_number:
+        bits.append(f"poster {paper.poster_number}")
+    if paper.award:
+        bits.append(paper.award)
+    return f"[{number}] {paper.title}" + (f" — {' · '.join(bits)}" if bits else "")
+
+
+def _no_author_note(listings: Listings) -> str:
+    pages = listings.pages_without_authors
+    if not pages:
+        return ""
+    nums = [str(s.ordinal) for s in pages]
+    which = f"Page {nums[0]} lists" if len(nums) == 1 else f"Pages {', '.join(nums[:-1])} and {nums[-1]} list"
+    missing = sum(1 for p in listings.papers if not p.authors)
+    return f"{which} no authors ({missing} papers have none listed), so papers there cannot be matched by author."
+
+
+def _hits(papers: Sequence[Paper]) -> tuple[Hit, ...]:
+    return tuple(Hit(paper_id=p.paper_id, title=p.title, score=1.0, rank=i, passages=(), paper=p) for i, p in enumerate(papers, 1))
+
+
+def metadata_answer(question: str, route: Route, listings: Listings, papers: list[Paper], elapsed_ms: float,
+                    filtered: bool = False) -> Answer:
+    """The answer to a metadata question from the papers its lookup found (`filtered`: the user's filters applied too)."""
+    lookup = route.lookup
+    note = _no_author_note(listings) if (lookup.authors or lookup.solo or route.unknown_authors) else ""
+    timings = {"retrieve_ms": elapsed_ms, "generate_ms": 0.0, "first_token_ms": elapsed_ms, "total_ms": elapsed_ms}
+    common = dict(question=question, generator="listing", timings=timings, route=route.name, query=question)
+    if route.unknown_authors:
+        names = " or ".join(route.unknown_authors)
+        text = f"No paper by {names} is in the collection's author lists."
+        close = [s for s in (listings.suggest(n) for n in route.unknown_authors) if s]
+        if close:
+            text += f" Did you mean {' or '.join(dict.fromkeys(close))}?"
+        if note:
+            text += " " + note
+        return Answer(text=text, citations=(), abstained=True, evidence=0.0, **common)
+    if lookup.paper and papers:
+        return _paper_answer(question, route, listings, papers[0], common)
+    what = lookup.describe(listings.page_names)
+    if filtered:
+        what += " (and the filters set)"
+    if not papers:
+        text = f"No paper {what} is in the collection."
+        if note:
+            text += " " + note
+        return Answer(text=text, citations=(), abstained=True, evidence=0.0, **common)
+    matched = ""
+    if lookup.authors:
+        listed = {n: listings.authors_named(n) for n in lookup.authors}
+        shown = [", ".join(v) for n, v in listed.items() if v and v != [n]]
+        matched = f" (listed as {'; '.join(shown)})" if shown else ""
+    only_authors = lookup.authors and lookup == type(lookup)(authors=lookup.authors)
+    n = len(papers)
+    if route.form == "count":
+        lead = f"There {'is' if n == 1 else 'are'} exactly {_plural(n)} {what}{matched} (counted in the listing metadata):"
+    elif only_authors and not filtered:
+        who = " and ".join(lookup.authors)
+        lead = f"{who}{matched} co-authored {_plural(n)} here{' together' if len(lookup.authors) > 1 else ''}:"
+    elif lookup.poster and n == 1:
+        lead = f"Poster {lookup.poster} is:"
+    elif lookup.shared_author and not lookup.authors:
+        names = [a for a in listings.prolific() if any(a in p.authors for p in papers)]
+        shown = ", ".join(f"{a} ({len(listings.authors[a])})" for a in names)
+        lead = f"{len(names)} authors have more than one paper here: {shown}. Their {_plural(n)}{matched}:"
+    elif lookup.most_authors and n >= 1:
+        lead = f"The longest author list here has {len(papers[0].authors)} authors:"
+    else:
+        lead = f"{_plural(n)} {what}{matched}:"
+    citations = tuple(Citation(number=i, paper_id=p.paper_id, title=p.title, passage=listings.metadata_line(p), span=None)
+                      for i, p in enumerate(papers, 1))
+    lines = [lead] + [item_line(i, p) for i, p in enumerate(papers, 1)] + ([note] if note else [])
+    return Answer(text="\n".join(lines), citations=citations, abstained=False, evidence=1.0, hits=_hits(papers), **common)
+
+
+AUTHORS_ASKED = re.compile(r"\bwho\b|\bauthors?\b|\bwrote\b|\bwritten\b", re.I)
+
+
+def _paper_answer(question: str, route: Route, listings: Listings, paper: Paper, common: dict[str, Any]) -> Answer:
+    """A listing field of one paper named by its title: its authors, their number, or its listing line."""
+    pages = " and ".join(listings.page_by_id[p].name for p in paper.pages if p in listings.page_by_id)
+    if AUTHORS_ASKED.search(question) and not paper.authors:
+        text = (f"\u201c{paper.title}\u201d is listed on {pages}, which list{'s' if len(paper.pages) == 1 else ''} no authors: "
+                "the collection does not say who wrote it.")
+        return Answer(text=text, citations=(), abstained=True, evidence=0.0, **common)
+    citation = Citation(number=1, paper_id=paper.paper_id, title=paper.title, passage=listings.metadata_line(paper), span=None)
+    if route.form == "count" and AUTHORS_ASKED.search(question):
+        text = f"\u201c{paper.title}\u201d has exactly {_plural(len(paper.authors), 'listed author')}: {', '.join(paper.authors)} [1]."
+    else:
+        text = f"\u201c{paper.title}\u201d: {listings.metadata_line(paper)} [1]"
+    return Answer(text=text, citations=(citation,), abstained=False, evidence=1.0, hits=_hits([paper]), **common)
+
+
+class ListWriter:
+    """Lists the retrieved papers that clear the relevance bar for the route's topic (see DENSE_BAR)."""
+
+    name = "listing"
+
+    def __init__(self, route: Route, listings: Listings, pool: int | None, bar: float = DENSE_BAR):
+        self.route, self.listings, self.pool, self.bar = route, listings, pool, bar  # pool: papers in the lookup (None: all)
+
+    def relevant(self, hits: Sequence[Hit]) -> list[Hit]:
+        """The hits that clear the bar, in retrieval order."""
+        topic = bm25_query_tokens(self.route.topic)
+        out = []
+        for h in hits:
+            words = bool(topic) and _has_phrase(bm25_query_tokens(h.paper.title), topic) or \
+                _has_phrase(bm25_query_tokens(h.paper.abstract), topic)
+            dense = max((p.dense_score or 0.0 for p in h.passages), default=0.0)
+            if words or dense >= self.bar:
+                out.append(h)
+        return out
+
+    def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[str | Draft]:
+        route, topic = self.route, self.route.topic
+        chosen = self.relevant(hits)
+        bar = bar_text(self.bar)
+        scope = (f"of the {_plural(self.pool)} {route.lookup.describe(self.listings.page_names)}" if self.pool is not None
+                 else "in the collection")
+        n = len(chosen)
+        if not chosen:
+            text = (f"None {scope} is about \u201c{topic}\u201d by the relevance bar ({bar}).")
+            yield text
+            yield Draft(text=text, citations=[], abstained=True, evidence=0.0, generator="listing")
+            return
+        if route.form == "count":
+            exact = "the lookup is exact; " if self.pool is not None else ""
+            lead = (f"About {_plural(n)} {scope} are about \u201c{topic}\u201d — {exact}the topic count is an estimate "
+                    f"from retrieval, counting {bar}:")
+        else:
+            lead = f"{_plural(n)} {scope} {'is' if n == 1 else 'are'} about \u201c{topic}\u201d ({bar}):"
+        citations = []
+        lines = [lead]
+        for i, h in enumerate(chosen, 1):
+            best = next((p for p in h.passages if p.kind == "abstract"), h.passages[0] if h.passages else None)
+            passage = best.text if best else self.listings.metadata_line(h.paper)
+            citations.append(Citation(number=i, paper_id=h.paper_id, title=h.title, passage=passage,
+                                      span=best.span if best else None))
+            lines.append(item_line(i, h.paper))
+        text = "\n".join(lines)
+        yield text
+        yield Draft(text=text, citations=citations, abstained=False, evidence=1.0, generator="listing")
+
+
+@dataclass
+class Plan:
+    """How Assistant.ask_stream answers a question: a finished metadata answer, or retrieval with what to change."""
+
+    route: Route
+    answer: Answer | None = None  # metadata route: the answer, nothing to retrieve
+    settings: Settings | None = None  # per-question settings for the retrieval (more papers for a list)
+    filters: Filters | None = None  # the user's filters, plus the lookup's papers for a mixed question
+    query: str | None = None  # what to retrieve with (the topic of a list question)
+    writer: Any = None  # a ListWriter replacing the generator for list and count answers
+
+
+def plan(question: str, listings: Listings, settings: Settings, filters: Filters | None, history: Any = None) -> Plan:
+    """Route `question` (rag.routing) and prepare its answer: see Plan."""
+    started = time.perf_counter()
+    r = route(question, listings)
+    if r.name != "retrieval" and history and ANAPHORA.search(question):
+        r = replace(r, name="retrieval", reasons=r.reasons + ("a follow-up about the earlier answer",))
+    if r.name == "retrieval":
+        if r.form == "count" and r.topic:  # "How many papers are about diffusion?": an estimate from retrieval
+            wide = settings.with_options(top_k=100, candidates=max(settings.candidates, 1000))
+            return Plan(r, settings=wide, filters=filters, query=r.topic, writer=ListWriter(r, listings, None, settings.topic_bar))
+        return Plan(r, settings=settings, filters=filters)
+    papers = listings.find(r.lookup) if not r.unknown_authors else []
+    if filters:
+        papers = [p for p in papers if filters.matches(p)]
+    if r.name == "metadata" or not papers:
+        answer = metadata_answer(question, r, listings, papers, (time.perf_counter() - started) * 1000, filtered=bool(filters))
+        return Plan(r, answer=answer)
+    ids = tuple(p.paper_id for p in papers)
+    narrowed = replace(filters, paper_ids=ids) if filters else Filters(paper_ids=ids)
+    if not r.lists:  # "What does Kenneth Li's paper find?": the generator answers from the lookup's papers
+        return Plan(r, settings=settings, filters=narrowed)
+    wide = settings.with_options(top_k=min(100, len(ids)), candidates=max(settings.candidates, 1000))
+    return Plan(r, settings=wide, filters=narrowed, query=r.topic, writer=ListWriter(r, listings, len(ids), settings.topic_bar))
+
+
+__all__ = ["BAR_TEXT", "bar_text", "Plan", "plan", "DENSE_BAR", "ListWriter", "item_line", "metadata_answer"]

@@ -1,0 +1,416 @@
+"""Which path answers a question: the listing metadata, retrieval, or both (a transparent router).
+
+`route()` reads a question with named patterns and an index of the collection's own labels (its
+author names, award, tier and session labels) and returns a `Route` saying what it found and why:
+
+    "Which papers did Sewoong Oh co-author?"        -> metadata  (author Sewoong Oh; nothing else asked)
+    "Which top-5% posters are about graph networks?" -> mixed     (tier top 5%; topic "graph networks")
+    "How does PIXEL render text?"                   -> retrieval (no listing field named)
+
+Rules, in order: an author named in an authorship phrase but absent from every author list ->
+metadata (an abstention that says so); no listing field -> retrieval; fields and no topic ->
+metadata; fields and a topic -> mixed, except a yes/no question about a paper named by its content
+("Is TimesNet a top-25% paper?"), which retrieval answers from the paper's own listing line.
+Every decision lists its reasons in `Route.reasons`, so a wrong route is easy to see and test.
+
+Does not: call a model, or answer; see rag.listed for the answers.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+
+from .listings import Listings, Lookup, name_tokens
+
+UPPER = "A-ZÀ-ÖØ-ÞĀ-Ž"
+LOWER = "a-zß-öø-ÿā-ž"
+# A name word: "Sewoong", "LeCun", "O'Neil", "Jung-Woo" or an initial "J." (not "DHVT" or "SegFormer-B4").
+_NAME_WORD = rf"(?:[{UPPER}]\.|[{UPPER}][{LOWER}'’]+(?:[{UPPER}][{LOWER}]+)?(?:-[{UPPER}]?[{LOWER}]+)?)(?![\w-])"
+NAME = rf"((?:{_NAME_WORD}\s+){{0,3}}{_NAME_WORD})"
+# Authorship phrases that frame a person's name (the name is the capitalized run in the group).
+AUTHOR_CUES = [re.compile(p) for p in (  # (?i:...) keeps the cue words case-blind and the name case-aware
+    rf"\b(?i:papers?|posters?|works?|anything|something|articles?|orals?)\s+(?i:(?:co-?)?authored\s+|written\s+)?(?i:here\s+)?(?i:by)\s+{NAME}",
+    rf"\b(?i:co-?authored|written|authored|wrote)\s+(?i:by)\s+{NAME}",
+    rf"\b(?i:did|does|has|have|had)\s+{NAME}\s+(?i:(?:co-?)?(?:author|write|wrote|written|publish|present))",
+    rf"(?:^|[,;:]\s*){NAME}\s+(?i:co-?authored|wrote|authored|co-?wrote)\b",
+    rf"\b{NAME}['’]s\s+(?i:papers?|posters?|works?|orals?)",
+    rf"\b(?i:lists?)\s+{NAME}\s+(?i:as)\s+(?i:an?\s+)?(?i:(?:co-?)?author)",
+    rf"\b(?i:with|by)\s+{NAME}\s+(?i:(?:as\s+)?(?:an?\s+)?(?:co-?)?authors?)\b",
+    rf"^{NAME}\s*[-–—:]\s*(?i:which|what)\b",
+    rf"\b(?i:papers?|posters?|works?|anything|something)\s+(?i:from)\s+{NAME}",
+    rf"\b(?i:is|was)\s+{NAME}\s+(?i:(?:listed\s+as\s+)?(?:an?\s+|the\s+)?(?:co-?)?author)",
+    rf"\b{NAME}\s+(?i:appears?|listed|named)\s+(?i:as\s+)(?i:an?\s+)?(?i:(?:co-?)?author)",
+    rf"\b(?i:did|does|has|have)\s+{NAME}\s+(?i:contribute|work\s+on|appear|ha(?:ve|s)\s+(?:any|a|papers?))",
+)]
+PAPERISH = re.compile(r"\b(?:papers?|posters?|works?|authors?|co-?authors?|co-?authored|wrote|written|by|publish(?:ed)?)\b", re.I)
+AUTHORSHIP = re.compile(r"\b(by|co-?authors?|co-?authored|authors?|authored|wrote|written|write)\b", re.I)
+NOT_NAMES = {"the", "a", "an", "which", "what", "who", "is", "are", "did", "does", "this", "these", "iclr", "neurips",
+             "icml", "professor", "prof", "dr", "poster", "posters", "paper", "papers", "oral", "session", "i", "any"}
+
+AWARDS = [(re.compile(r"\boutstanding[\s-]+paper", re.I), "Outstanding Paper"),
+          (re.compile(r"\bhonou?rable[\s-]+mentions?", re.I), "Honorable Mention"),
+          (re.compile(r"\b(?:award[\s-]*winning|awards?|awarded|prizes?|best[\s-]+papers?)\b", re.I), "any")]
+TIER_PATTERNS = [(re.compile(r"\btop[\s-]*(?:25|twenty[\s-]*five)\s*(?:%|percent|per\s*cent)", re.I), "top 25%"),
+                 (re.compile(r"\btop[\s-]*(?:5|five)\s*(?:%|percent|per\s*cent)", re.I), "top 5%"),
+                 (re.compile(r"\b(?:regular\s+)?poster[\s-]+accepts?\b|\b(?:regular|plain|ordinary)\s+(?:poster\s+)?accept(?:s|ed|ances?)?\b", re.I), "poster accept")]
+PRESENTATION_PATTERNS = [
+    (re.compile(r"\borals\b|\boral\s+(?:presentations?|papers?|talks?|session|track)s?\b|\bpresented\s+(?:as\s+)?(?:an?\s+)?orals?\b"
+                r"|\b(?:an?|as)\s+oral\b", re.I), "oral"),
+    (re.compile(r"\bvirtual\s+(?:presentations?|posters?)\b|\b(?:presented\s+)?virtually\b"
+                r"|\bvirtual\b(?=.*\b(?:present|presentations?|presented|posters?|session)\b)"
+                r"|\b(?:present|presentations?|presented|posters?|session)\b.*\bvirtual\b", re.I), "virtual"),
+    (re.compile(r"\bin[\s-]+person\b", re.I), "in-person"),
+    (re.compile(r"\bposter\s+presentations?\b|\bpresented\s+as\s+(?:a\s+)?posters?\b", re.I), "poster")]
+NEGATION = re.compile(r"\b(?:not|no|non|without|excluding|except|other\s+than|never)\b[^,;]*$|n't\b[^,;]*$", re.I)
+NEGATED_AWARD = re.compile(r"\b(?:not|no|without|never)\b[\w\s-]{0,30}\b(?:awards?|award[\s-]*winning|prizes?)\b"
+                           r"|n't\b[\w\s-]{0,30}\b(?:awards?|prizes?)\b|\bun-?awarded\b", re.I)
+ORAL_OR_POSTER = re.compile(r"\borals?\b.*\bposters?\b(?!\s*(?:session|#|number|no\b|accept|board))"
+                            r"|\bposters?\b(?!\s*(?:session|#|number|no\b|accept|board)).*\borals?\b", re.I)
+PAGE = re.compile(r"\b(?:listing\s+)?page\s+(?:#\s*|number\s+)?(\d{1,3}|one|two|three|four|five)\b"
+                  r"|\b(first|second|third|fourth|fifth|last)\s+(?:listing\s+)?page\b", re.I)
+ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
+POSTER_NUMBER = re.compile(r"(?:\bposter\s*(?:board\s*)?(?:number|no\.?|nr\.?)?\s*#?\s*|#\s*)(\d{1,4})\b", re.I)
+N_AUTHORS = re.compile(r"\b(?:exactly\s+|only\s+|just\s+)?(two|three|four|five|six|2|3|4|5|6)\s+(?:co-?)?authors\b", re.I)
+SHARED_AUTHOR = re.compile(r"\bauthors?\b.{0,40}\b(?:more\s+than\s+one|multiple|several|two\s+or\s+more|many)\s+papers?\b"
+                           r"|\b(?:prolific|repeat|recurring)\s+authors?\b", re.I)
+MOST_AUTHORS = re.compile(r"\b(?:most|largest\s+number\s+of|longest\s+(?:list\s+of\s+)?)\s*(?:co-?)?authors?\b"
+                          r"|\blongest\s+author\s+list\b|\bbiggest\s+team\b", re.I)
+MULTI_AUTHOR = re.compile(r"\b(?:more\s+than\s+one|multiple|several|two\s+or\s+more)\s+(?:co-?)?authors?\b", re.I)
+NUMBERS = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+           "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20}
+_N = r"(\d{1,2}|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty)"
+MIN_AUTHORS = [re.compile(rf"\b{_N}\s+or\s+more\s+(?:co-?)?authors\b|\bat\s+least\s+{_N}\s+(?:co-?)?authors\b", re.I),
+               re.compile(rf"\bmore\s+than\s+{_N}\s+(?:co-?)?authors\b", re.I)]  # the second: one more than N
+POSTER_RANGE = re.compile(r"\bposters?\s*(?:numbers?\s*)?#?\s*(\d{1,4})\s*(?:-|–|to|through|thru|and)\s*#?\s*(\d{1,4})\b"
+                          r"|#\s*(\d{1,4})\s*(?:-|–|to|through|thru)\s*#?\s*(\d{1,4})\b|\bbetween\s+#?(\d{1,4})\s+and\s+#?(\d{1,4})\b", re.I)
+POSTER_EXTREMES = re.compile(r"\b(?:lowest|highest|smallest|largest|min(?:imum)?|max(?:imum)?)\s+(?:(?:and|or|&)\s+(?:the\s+)?"
+                             r"(?:lowest|highest|smallest|largest|min(?:imum)?|max(?:imum)?)\s+)?poster\s+numbers?\b", re.I)
+# The question asks for a listing field of one paper ("Who wrote X?", "How many authors does X have?").
+ATTRIBUTE = re.compile(r"\bwho\s+(?:wrote|authored|are\s+the\s+authors|is\s+the\s+(?:first\s+|last\s+)?author)|\bauthors?\s+of\b"
+                       r"|\bhow\s+many\s+(?:co-?)?authors\b|\bauthor\s+list\b|\bposter\s+number\b|\bwhich\s+(?:session|tier|page)\b"
+                       r"|\bwhat\s+(?:session|tier|award|page)\b", re.I)
+TIER_ORDER = ("top 5%", "top 25%", "poster accept")
+NEGATION = re.compile(r"\b(?:not|no|non|without|excluding|except|other\s+than|never)\b[^,;]*$|n't\b[^,;]*$", re.I)
+NEGATED_AWARD = re.compile(r"\b(?:not|no|without|never)\b[\w\s-]{0,30}\b(?:awards?|award[\s-]*winning|prizes?)\b"
+                           r"|n't\b[\w\s-]{0,30}\b(?:awards?|prizes?)\b|\bun-?awarded\b", re.I)
+ORAL_OR_POSTER = re.compile(r"\borals?\b.*\bposters?\b(?!\s*(?:session|#|number|no\b|accept|board))"
+                            r"|\bposters?\b(?!\s*(?:session|#|number|no\b|accept|board)).*\borals?\b", re.I)
+MULTI_PAGE = re.compile(r"\bmore\s+than\s+one\s+(?:of\s+the\s+)?(?:listing\s+)?pages?\b"
+                        r"|\b(?:several|multiple|two\s+or\s+more|different|two|both)\s+(?:listing\s+)?pages\b", re.I)
+SOLO = re.compile(r"(?<!than\s)\b(?:single|sole|solo|one|only\s+one)[\s-]+authors?(?:ed)?\b|\bauthored\s+alone\b|\bsolo\s+papers?\b", re.I)
+COUNT = re.compile(r"\bhow\s+many\b|\bnumber\s+of\s+(?:papers|posters|orals|entries|works)\b|\bcount\b", re.I)
+# A count of papers ("How many papers are about diffusion?"), not a number inside one ("How many GPUs ...?").
+COUNT_PAPERS = re.compile(r"\bhow\s+many\s+(?:[\w%-]+\s+){0,3}?(?:papers|posters|orals|works|articles|entries|studies)\b"
+                          r"|\bnumber\s+of\s+(?:papers|posters|orals|entries|works)\b", re.I)
+YES_NO = re.compile(r"^(?:is|was|are|were|did|does|do|has|have|had|can|could)\b", re.I)
+EXISTS = re.compile(r"^(?:is|are|was|were)\s+(?:there|any)\b|^(?:is|was)\s+anything\b|^(?:has|have|did|does|do)\s+any(?:one|body)?\b", re.I)
+LIST_FORM = re.compile(r"^(?:which|what)\b(?:\s+\S+){0,5}?\s+(?:papers|posters|orals|works|entries|ones|articles|titles)\b"
+                       r"|^(?:list|show|name|find|give|enumerate|tell)\b|\b(?:which|what)\s+(?:papers|posters|orals)\b"
+                       r"|^what\s+(?:was|is|were)\s+(?:in|on)\b|^what\s+(?:else\s+)?(?:has|did)\b"
+                       r"|^which\b|\bamong\b.*\bwhich\b|\bwhich\s+(?:of\s+(?:them|these|those)|ones?)\b", re.I)
+# Words that shape a listing question but name no topic (compared after stemming).
+LISTING_WORDS = """
+session sessions oral orals poster posters presentation presentations presented present tier tiers rated rating rate
+award awards awarded winning won win prize accepted accept top percent page pages number numbers author authors
+coauthor coauthors coauthored co authored write wrote written by with and or the a an in on of for to at as all every
+there here these list show give name names count total many how also together appear appears appeared their his her
+he she him which were person virtual virtually rather than just only single sole solo one listed listing listings
+collection iclr neurips icml conference venue 2023 got get has have had did does do is are was were it its they them
+track room publish published paper papers work works entry entries article articles title titles both jointly same
+co-author co-authored co-authors in-person number there's what's who whose someone anyone else any outstanding
+honorable honourable mention mentions best regular selected people person's first second third fourth fifth last
+deal deals dealing concern concerns concerned address addresses addressing cover covers covering focus focuses focused
+discuss discusses discussing study studies studying tackle tackles regarding related relate relating topic topics
+receive received receiving given gave earn earned obtain obtained include included includes contain contained
+feature featured features belong belongs go went come came exactly overall altogether totally anything something
+from among me us show tell please up down out made make makes making think believe guess wonder know sure plain either neither
+one two three four five six seven eight nine ten eleven twelve twenty lowest highest smallest largest range through thru
+""".split()
+
+
+@dataclass(frozen=True)
+class Route:
+    """What the router found in a question and the path it chose."""
+
+    name: str  # "metadata", "mixed" or "retrieval"
+    lookup: Lookup = field(default_factory=Lookup)
+    form: str = "other"  # "count", "list", "yesno" or "other"
+    topic: str = ""  # the question's content words, for ranking within the filtered set
+    unknown_authors: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+
+    @property
+    def lists(self) -> bool:
+        """Whether the answer is a list of papers (a list or count question)."""
+        return self.form in ("list", "count")
+
+
+def _words(text: str) -> list[tuple[str, int, int]]:
+    """(word, start, end) for each run of letters or digits (names keep their accents here)."""
+    return [(m.group(), m.start(), m.end()) for m in re.finditer(r"[^\W_]+", text)]
+
+
+def _known_authors(question: str, listings: Listings, spans: list[tuple[int, int]], reasons: list[str],
+                   unknown: list[str]) -> list[str]:
+    """Listed authors named in the question: a full name (any case, initials allowed), or a surname alone
+    when capitalized in an authorship question ("papers by Hong, Bhatia and Dragan") or no word of any
+    abstract. A listed surname after an unlisted given name goes to `unknown` ("Samy Bengio")."""
+    words = _words(question)
+    toks = [name_tokens(w)[0] if name_tokens(w) else "" for w, _, _ in words]
+    found: list[str] = []
+    authorship = bool(AUTHORSHIP.search(question))
+    j = 0
+    while j < len(words):
+        listed = listings.by_surname.get(toks[j], [])
+        hit = None
+        for back in (1, 2, 3):  # a given name (or initial) up to two middle names before the surname
+            i = j - back
+            if i < 0:
+                break
+            initial_ok = len(toks[i]) > 1 or words[i][0].isupper()  # "a Wang" is an article, "A. Wang" an initial
+            matches = listings.authors_named(f"{toks[i]} {toks[j]}") if listed and initial_ok else []
+            if matches and all(len(t) <= 2 or words[k][0][:1].isupper() for k, t in zip(range(i + 1, j), toks[i + 1:j])):
+                hit = (words[i][1], words[j][2], f"{words[i][0]}{'.' if len(toks[i]) == 1 else ''} {words[j][0]}")
+                break
+        given = words[j - 1][0] if j > 0 else ""
+        if hit is None and listed and given[:1].isupper() and words[j][0][:1].isupper() and len(given) > 1 \
+                and question[words[j - 1][2]:words[j][1]].isspace() and given.lower() not in NOT_NAMES \
+                and name_tokens(given)[0] not in listings.by_surname and name_tokens(given)[0] not in listings.text_words \
+                and not any(a < words[j - 1][2] and words[j - 1][1] < b for a, b in spans) \
+                and (authorship or PAPERISH.search(question)):
+            # "Samy Bengio": a listed surname after a given name no listed author has: an unknown author
+            unknown.append(f"{given} {words[j][0]}")
+            spans.append((words[j - 1][1], words[j][2]))
+            reasons.append(f"{given} {words[j][0]!r}: the surname is listed, the given name is not")
+            j += 1
+            continue
+        capital_ok = j > 0 and words[j][0][:1].isupper() and authorship
+        # a surname that is no word of any title or abstract cannot be a topic ("how many papers is goldblum on")
+        rare_ok = toks[j] not in listings.text_words and len(toks[j]) >= 4 and bool(PAPERISH.search(question))
+        if hit is None and listed and (capital_ok or rare_ok) and len(toks[j]) >= 3 and toks[j] not in NOT_NAMES:
+            hit = (words[j][1], words[j][2], words[j][0])  # a surname alone
+        if hit:
+            start, end, name = hit
+            spans.append((start, end))
+            found.append(name)
+            reasons.append(f"author {name!r} is listed ({', '.join(listings.authors_named(name)[:3])})")
+        j += 1
+    return list(dict.fromkeys(found))
+
+
+def _unknown_authors(question: str, listings: Listings, spans: list[tuple[int, int]], reasons: list[str],
+                     known: list[str]) -> list[str]:
+    """Names in authorship phrases that match no listed author (those that do join `known`: "papers by Oh")."""
+    out = []
+    for cue in AUTHOR_CUES:
+        for m in cue.finditer(question):
+            start, end = m.span(1)
+            if any(a < end and start < b for a, b in spans):
+                continue
+            name = " ".join(w for w in m.group(1).split() if w.lower().strip(".") not in NOT_NAMES)
+            if not name or len(name) < 2:
+                continue
+            pieces = [p for p in re.split(r",\s*|\s+and\s+", name) if p]
+            if any(listings.authors_named(p) for p in pieces):
+                listed = [p for p in pieces if listings.authors_named(p)]
+                if len(listed) == len(pieces):
+                    spans.append((start, end))
+                    known.extend(p for p in listed if p not in known)
+                    reasons.append(f"authorship phrase names listed author(s) {', '.join(listed)}")
+                continue
+            spans.append((start, end))
+            out.append(name)
+            reasons.append(f"authorship phrase names {name!r}, who is in no author list")
+    return list(dict.fromkeys(out))
+
+
+def _first(patterns: list[tuple[re.Pattern[str], str]], question: str, spans: list[tuple[int, int]]) -> tuple[str | None, list[str]]:
+    """The value of the earliest matching pattern (several may match: "virtually rather than in person")."""
+    hits = []
+    for pattern, value in patterns:
+        for m in pattern.finditer(question):
+            spans.append(m.span())
+            hits.append((m.start(), value))
+    if not hits:
+        return None, []
+    hits.sort()
+    return hits[0][1], [v for _, v in hits]
+
+
+def _tiers(question: str, spans: list[tuple[int, int]]) -> str | None:
+    """The tier(s) asked for: one, several joined by "|" ("top 5% or top 25%"), or the rest when all are negated."""
+    hits: list[tuple[int, str, bool]] = []
+    for pattern, value in TIER_PATTERNS:
+        for m in pattern.finditer(question):
+            spans.append(m.span())
+            negated = bool(NEGATION.search(question[max(0, m.start() - 24):m.start()]))
+            hits.append((m.start(), value, negated))
+    if not hits:
+        return None
+    hits.sort()
+    wanted = [v for _, v, neg in hits if not neg]
+    if not wanted:  # "papers not in the top 5% or top 25%"
+        wanted = [t for t in TIER_ORDER if t not in {v for _, v, _ in hits}]
+    elif len(wanted) > 1 and not re.search(r"\b(?:or|either|and)\b", question, re.I):
+        wanted = wanted[:1]
+    return "|".join(dict.fromkeys(wanted)) or None
+
+
+def _title_in(question: str, listings: Listings) -> str | None:
+    """The id of the paper whose whole title (two words or more) the question quotes, the longest one if several."""
+    text = f" {' '.join(name_tokens(question))} "
+    found = [(len(key), pid) for key, pid in listings.titles.items() if f" {key} " in text]
+    return max(found)[1] if found else None
+
+
+def _sessions(question: str, listings: Listings, spans: list[tuple[int, int]]) -> str | None:
+    low = question.lower()
+    for session in listings.sessions:
+        head = session.split(":")[0].strip().lower()
+        pattern = r"\b" + r"\s*".join(re.escape(w) for w in head.split()) + r"\b"
+        m = re.search(pattern, low)
+        if m:
+            spans.append(m.span())
+            return session
+    for kind in ("poster", "oral"):  # "the poster session": the one session of that kind, when there is one
+        m = re.search(rf"\b(?:the|this|that)\s+{kind}\s+session\b", low)  # not "which poster session": that asks for one
+        if m:
+            named = [s.session for s in listings.pages if s.session and s.kind == f"{kind} session"]
+            if len(set(named)) == 1:
+                spans.append(m.span())
+                return named[0]
+    return None
+
+
+@lru_cache(maxsize=1)
+def _stop_terms() -> frozenset[str]:
+    """Stems of the words that carry no topic: listing vocabulary and question words."""
+    from .coverage import QUESTION_WORDS
+    from .index import bm25_query_tokens
+
+    return frozenset(bm25_query_tokens(" ".join(LISTING_WORDS + sorted(QUESTION_WORDS))))
+
+
+def route(question: str, listings: Listings) -> Route:
+    """The path for `question`, with the lookup and topic it found and the reasons (see module doc)."""
+    from .index import bm25_query_tokens
+
+    q = " ".join(question.split())
+    spans: list[tuple[int, int]] = []
+    reasons: list[str] = []
+    lookup = Lookup()
+    session = _sessions(q, listings, spans)
+    if session:
+        lookup = replace(lookup, session=session)
+        reasons.append(f"session {session!r}")
+    for m in PAGE.finditer(q):
+        ref = m.group(1) or str(ORDINALS.get(m.group(2).lower(), len(listings.pages)))
+        page = listings.page_for(ref)
+        if page:
+            spans.append(m.span())
+            lookup = replace(lookup, page=page.page)
+            reasons.append(f"listing page {page.ordinal}")
+            break
+    m = POSTER_RANGE.search(q)
+    if m:
+        lo, hi = sorted(int(g) for g in m.groups() if g)
+        spans.append(m.span())
+        lookup = replace(lookup, poster_range=(lo, hi))
+        reasons.append(f"posters #{lo} to #{hi}")
+    m = POSTER_EXTREMES.search(q)
+    if m:
+        spans.append(m.span())
+        lookup = replace(lookup, poster_extremes=True)
+        reasons.append("the lowest and highest poster numbers")
+    for m in POSTER_NUMBER.finditer(q):
+        if not any(a <= m.start() < b for a, b in spans):
+            spans.append(m.span())
+            lookup = replace(lookup, poster=f"#{int(m.group(1))}")
+            reasons.append(f"poster #{int(m.group(1))}")
+            break
+    award, _ = _first(AWARDS, q, spans)
+    if award and NEGATED_AWARD.search(q):
+        award = "none"  # "Which top 5% posters did not receive any award?"
+    if award:
+        named = [a for a in listings.awards if award != "any" and a.lower() == award.lower()]
+        lookup = replace(lookup, award=named[0] if named else award)
+        reasons.append(f"award {lookup.award!r}")
+    tier = _tiers(q, spans)
+    if tier:
+        lookup = replace(lookup, tier=tier)
+        reasons.append(f"tier {tier!r}")
+    presentation, named = _first(PRESENTATION_PATTERNS, q, spans)
+    if presentation in ("oral", "poster") and ({"virtual", "in-person"} & set(named)):
+        presentation = next(v for v in named if v in ("virtual", "in-person"))  # "poster presentations held virtually"
+    if presentation in ("oral", "poster") and ORAL_OR_POSTER.search(q):
+        presentation = None  # "which one was an oral and which a poster?" asks to tell them apart, not to filter
+        reasons.append("orals and posters both named: the presentation is asked, not a filter")
+    if presentation:
+        lookup = replace(lookup, presentation=presentation)
+        reasons.append(f"presentation {presentation!r}")
+    if SOLO.search(q):
+        spans.append(SOLO.search(q).span())  # type: ignore[union-attr]
+        lookup = replace(lookup, solo=True)
+        reasons.append("single-author papers")
+    for k, pattern in enumerate(MIN_AUTHORS):
+        m = pattern.search(q)
+        if m and not lookup.min_authors:
+            spans.append(m.span())
+            n = next(g for g in m.groups() if g)
+            lookup = replace(lookup, min_authors=(NUMBERS.get(n.lower()) or int(n)) + k)
+            reasons.append(f"papers with {lookup.min_authors} or more authors")
+    m = N_AUTHORS.search(q)
+    if m and not lookup.solo and not lookup.min_authors:
+        spans.append(m.span())
+        lookup = replace(lookup, n_authors=NUMBERS.get(m.group(1).lower()) or int(m.group(1)))
+        reasons.append(f"papers with {lookup.n_authors} authors")
+    m = MULTI_PAGE.search(q)
+    if m:
+        spans.append(m.span())
+        lookup = replace(lookup, multi_page=True)
+        reasons.append("papers listed on more than one page")
+    for pattern, key, why in ((SHARED_AUTHOR, "shared_author", "authors with more than one paper"),
+                              (MULTI_AUTHOR, "multi_author", "papers with more than one author"),
+                              (MOST_AUTHORS, "most_authors", "the paper(s) with the most authors")):
+        m = pattern.search(q)
+        if m:
+            spans.append(m.span())
+            lookup = replace(lookup, **{key: True})
+            reasons.append(why)
+    unknown: list[str] = []
+    authors = _known_authors(q, listings, spans, reasons, unknown)
+    unknown += _unknown_authors(q, listings, spans, reasons, authors)
+    if authors:
+        lookup = replace(lookup, authors=tuple(dict.fromkeys(authors)))
+
+    form = "count" if COUNT_PAPERS.search(q) or (lookup and COUNT.search(q)) else "list" if (EXISTS.search(q) or LIST_FORM.search(q)) else (
+        "yesno" if YES_NO.search(q) else "other")
+    kept = "".join(" " if any(a <= i < b for a, b in spans) else ch for i, ch in enumerate(q))
+    stop = _stop_terms()
+    topic_words = [w for w, _, _ in _words(kept) if (t := bm25_query_tokens(w)) and not set(t) <= stop]
+    topic = " ".join(topic_words)
+
+    if ATTRIBUTE.search(q) and form != "yesno" and not unknown:
+        paper_id = _title_in(q, listings)
+        if paper_id:  # "Who wrote 'DenseShift: ...'?": that paper's own listing answers it
+            title = listings.by_id[paper_id].title
+            return Route("metadata", Lookup(paper=paper_id), "count" if COUNT.search(q) else "other", "", (),
+                         tuple(reasons + [f"a listing field of the paper titled {title!r}"]))
+    if unknown:
+        return Route("metadata", lookup, form, topic, tuple(dict.fromkeys(unknown)), tuple(reasons + ["an unknown author: nothing to list"]))
+    if not lookup and form == "count" and not topic:  # "How many papers (posters) are there?": the whole collection
+        if re.search(r"\bposters\b", q, re.I):
+            lookup = Lookup(presentation="poster")
+        return Route("metadata", lookup, form, topic, (), tuple(reasons + ["a count of the whole collection"]))
+    if not lookup:
+        return Route("retrieval", lookup, form, topic, (), tuple(reasons + ["no listing field named"]))
+    if not topic:
+        return Route("metadata", lookup, form, topic, (), tuple(reasons + ["listing fields only: an exact lookup"]))
+    if form == "yesno" and not lookup.authors:
+        return Route("retrieval", Lookup(), form, topic, (), tuple(reasons + [
+            f"a yes/no question about a paper named by its content ({topic!r}): its own listing line answers it"]))
+    return Route("mixed", lookup, form, topic, (), tuple(reasons + [f"topic {topic!r} ranked within the lookup"]))
+
+
+__all__ = ["Route", "route", "LISTING_WORDS"]

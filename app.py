@@ -2,6 +2,7 @@
 
     python app.py                      # http://127.0.0.1:7860 on the shipped corpus
     python app.py --host 0.0.0.0 --port 8080 --model /models/qwen2.5-0.5b-instruct
+    python app.py --llm-backend openai --llm-base-url http://127.0.0.1:11434/v1 --model qwen2.5:0.5b   # a model server
     RAG_UI_USERNAME=me RAG_UI_PASSWORD=secret python app.py     # with a login page
 
 A thin Gradio layer over the library's public API (`rag.Assistant`): answers stream in as they are
@@ -140,12 +141,21 @@ def esc(text: Any) -> str:
 
 
 def generator_label(answer: "Answer", model: str | None = None) -> str:
-    """Who wrote the answer; `model` names the LLM asked for (Answer.generator says only "llm")."""
+    """Who wrote the answer: Answer.model (the model, and the server's host for a server model), else `model`."""
     if answer.generator == "extractive":
         return EXTRACTIVE_LABEL
     if answer.generator == "listing":
         return LISTING_LABEL if answer.route == "metadata" else TOPIC_LIST_LABEL
-    return f"language model {model or answer.generator}"
+    return f"language model {answer.model or model or answer.generator}"
+
+
+def fallback_reason(answer: "Answer") -> str | None:
+    """Why a language model asked for did not write the answer (the warning the library labels so), or None."""
+    from rag.chat_generator import FALLBACK  # the library's "answered with the extractive generator" label
+
+    if answer.generator != "extractive":
+        return None
+    return next((w for w in answer.warnings if w.endswith(FALLBACK)), None)
 
 
 def _ms(value: float | None) -> str:
@@ -175,12 +185,16 @@ def _mark_sentences(escaped: str, sentences: Sequence[str], css: str, title: str
 def render_answer(answer: "Answer", turn: int, model: str | None = None) -> str:
     """The finished answer as one HTML block: linked markers, the no-answer look, weak sentences, the footer."""
     footer = [f'<span class="rag-gen">{esc(generator_label(answer, model))}</span>']
+    fallback = fallback_reason(answer)
+    if fallback:  # the model (e.g. a server that is down) did not answer: say why in the footer, not only above it
+        reason = fallback.rsplit(";", 1)[0]  # drop the trailing "answered with the extractive generator"
+        footer.append(f'<span class="rag-fallback">fallback: {esc(reason)}</span>')
     t = answer.timings
     footer.append(f'<span class="rag-time" title="retrieval {_ms(t.get("retrieve_ms"))}, first words after {_ms(t.get("first_token_ms"))}">'
                   f'{_ms(t.get("total_ms"))} · first words {_ms(t.get("first_token_ms"))}</span>')
     if answer.query and answer.query != answer.question:
         footer.append(f'<span class="rag-followup" title="{esc(answer.query)}">follow-up: searched with the earlier turn</span>')
-    warnings = "".join(f'<div class="rag-warning">⚠ {esc(w)}</div>' for w in answer.warnings)
+    warnings = "".join(f'<div class="rag-warning">⚠ {esc(w)}</div>' for w in answer.warnings if w != fallback)
     foot = f'<div class="rag-footer">{" · ".join(footer)}</div>'
     if answer.abstained:
         body = ('<div class="rag-abstain"><div class="rag-abstain-title">Not answered by the collection</div>'
@@ -247,7 +261,7 @@ def render_source(answer: "Answer", number: int, paper: "Paper", labels: dict[st
     listed_on = _page_names(paper, labels)
     rows = [("Authors", ", ".join(paper.authors) or "—"), ("Listed on", listed_on or "—")]
     session = paper.session if paper.session and paper.session not in listed_on else None
-    for label, value in (("Presentation", paper.presentation), ("Session", session), ("Poster", paper.poster_number),
+    for label, value in (("Presentation", paper.presentation), ("Session", session), ("Room", paper.room), ("Poster", paper.poster_number),
                          ("Award", paper.award), ("Venue", paper.venue), ("Year", paper.year)):
         if value:
             rows.append((label, str(value)))
@@ -381,9 +395,11 @@ def build_app(backend: Backend, concurrency: int = 4) -> "gr.Blocks":
     import gradio as gr
 
     from rag import Answer, RagError
+    from rag.server_backend import host_of
 
     settings = backend.settings
-    generators = [("extractive (quotes, no model)", "extractive")] + [(f"LLM: {m}", m) for m in backend.models]
+    where = f" @ {host_of(settings.llm_base_url)}" if settings.llm_backend == "openai" else ""
+    generators = [("extractive (quotes, no model)", "extractive")] + [(f"LLM: {m}{where}", m) for m in backend.models]
     default_generator = settings.llm_model if settings.generator == "llm" and settings.llm_model in backend.models else "extractive"
     page_choices = [("any page", ANY)] + _page_choices(backend)
     presentations = [("any", ANY)] + [(p, p) for p in _field_choices(backend, "presentation")]
@@ -460,7 +476,7 @@ def build_app(backend: Backend, concurrency: int = 4) -> "gr.Blocks":
             assistant = backend.wait()
             options = _options(backend, retriever, top_k, generator, page, presentation, award, author)
             answer = assistant.ask(question, history=history or None, **options)
-            return {**answer.to_dict(), "model": options.get("llm_model") if answer.generator != "extractive" else None}
+            return answer.to_dict()  # "model": the model that wrote it (with the server's host), None when extractive
         except RagError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 
@@ -574,7 +590,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, this machine only; 0.0.0.0 for all)")
     parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     parser.add_argument("--model", action="append", default=[], metavar="PATH_OR_NAME",
-                        help="a local LLM the generator menu offers (repeatable); the first is the default generator")
+                        help="an LLM the generator menu offers (repeatable; a local folder or hub name, or the server's "
+                             "model name with --llm-backend openai); the first is the default generator")
+    parser.add_argument("--llm-backend", choices=["transformers", "openai"], default=None,
+                        help="where the --model LLMs run: transformers (in this process) or openai (an OpenAI-compatible "
+                             "server at --llm-base-url); default RAG_LLM_BACKEND or transformers")
+    parser.add_argument("--llm-base-url", default=None, metavar="URL",
+                        help="the server's API base URL for --llm-backend openai, e.g. http://127.0.0.1:11434/v1 "
+                             "(default RAG_LLM_BASE_URL)")
     parser.add_argument("--generator", choices=["extractive", "llm"], default=None,
                         help="default generator (default: llm when --model is given, else RAG_GENERATOR or extractive)")
     parser.add_argument("--retriever", choices=["hybrid", "dense", "bm25"], default=None, help="default retriever")
@@ -604,6 +627,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides["retriever"] = args.retriever
     if args.top_k:
         overrides["top_k"] = args.top_k
+    if args.llm_backend:
+        overrides["llm_backend"] = args.llm_backend
+    if args.llm_base_url:
+        overrides["llm_base_url"] = args.llm_base_url
     models = list(args.model)
     try:
         settings = load_settings(**overrides)

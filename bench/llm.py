@@ -31,6 +31,21 @@ the real one) with the tiny tokenizer (ids above its vocabulary decode to nothin
 loads it through `load_llm_generator` with llm_device=cuda, llm_dtype=auto (bfloat16 on a GPU).
 Report time to first token, decode tokens/s and the ask split from that run next to this one. On
 the CPU the Qwen-shaped model also runs (float32, ~2 GB of RAM, a few tokens/s on 2 cores).
+
+Server path (second table; skip with --no-server): the same model served by a real `transformers
+serve` on a loopback port (tests/llm_server.py), asked through llm_backend=openai (llama-index's
+OpenAILike client, streamed):
+  - time to first token and decode speed through the server, from `ServerGenerator.last_stats`
+    (the token count is the server's own `usage.completion_tokens`);
+  - backend overhead per request: the same fitted prompt sent --overhead-requests times, alternating
+    between our backend's streaming call (`ServerGenerator._pieces`: llama-index, the openai client,
+    SSE parsing, our per-question settings) and a bare http.client request with the same JSON body
+    that reads the same SSE stream; greedy decoding makes both generate the same tokens, so the
+    difference of the medians is what our client layer adds (target <= 20 ms on loopback). Given
+    as this process's CPU time (what the client layer costs, robust to other load on the machine:
+    the server runs in its own process) and as wall time, for 1 new token (the per-request part)
+    and for --max-new-tokens (per-token costs added);
+  - prompt fitting: `PromptBuilder.build` with the tokenizer (exact) and with the estimate.
 """
 from __future__ import annotations
 
@@ -42,6 +57,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = BENCH_DIR.parent
@@ -85,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--qwen-shaped", action="store_true", help="time a random model of Qwen2.5-0.5B's shape instead of the tiny one")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this JSON file")
+    parser.add_argument("--no-server", action="store_true", help="skip the server-path figures")
+    parser.add_argument("--overhead-requests", type=int, default=20, help="requests per side for the overhead figure")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
@@ -128,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
                          "ttft_ms": 1000 * stats.get("first_token_s", float("nan")), "tokens_per_s": stats.get("tokens_per_s", 0.0),
                          "abstained": answer.abstained})
         extractive = [assistant.ask(q, generator="extractive").timings["total_ms"] for q in QUESTIONS[:args.questions]]
+        server = None if args.no_server or args.qwen_shaped else server_figures(model_dir, assistant, args)
         assistant.close()
 
     def med(key: str) -> float:
@@ -156,9 +175,119 @@ def main(argv: list[str] | None = None) -> int:
     print("| figure | value | notes |\n|---|---|---|")
     for name, value, note in figures:
         print(f"| {name} | {value} | {note} |")
+    if server:
+        print(f"\nServer path (transformers serve on loopback, llm_backend=openai), medians over {len(rows)} questions\n")
+        print("| figure | value | notes |\n|---|---|---|")
+        for name, value, note in server["figures"]:
+            print(f"| {name} | {value} | {note} |")
     if args.json:
-        args.json.write_text(json.dumps({"figures": figures, "rows": rows, "extractive_total_ms": extractive}, indent=2))
+        args.json.write_text(json.dumps({"figures": figures, "rows": rows, "extractive_total_ms": extractive,
+                                         "server": server}, indent=2))
     return 0
+
+
+def _raw_stream(port: int, body: bytes) -> tuple[float, float]:
+    """(first content chunk s, total s) of one streamed chat completion sent with the standard library alone
+    (a new loopback connection each time: the server closes it after a stream)."""
+    import http.client
+
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    conn.request("POST", "/v1/chat/completions", body=body, headers={"Content-Type": "application/json"})
+    response = conn.getresponse()
+    first = None
+    for line in response:
+        if first is None and line.startswith(b"data: ") and b'"content"' in line:
+            first = time.perf_counter() - started
+    conn.close()
+    return first or float("nan"), time.perf_counter() - started
+
+
+def server_figures(model_dir: Path, assistant: "Any", args: argparse.Namespace) -> dict:
+    """Figures of the server path (see the module doc): a real transformers serve of the same model folder."""
+    from rag.generate import ServerGenerator
+    from tests.llm_server import ModelServer
+
+    with ModelServer(model_dir) as server:
+        settings = assistant.settings.with_options(llm_backend="openai", llm_base_url=server.base_url, llm_model=server.model)
+        for q in WARMUP:
+            assistant.ask(q, llm_backend="openai", llm_base_url=server.base_url, llm_model=server.model)
+        gen, _ = assistant._generator(settings)
+        assert isinstance(gen, ServerGenerator)
+        rows = []
+        for q in QUESTIONS[:args.questions]:
+            answer = assistant.ask(q, llm_backend="openai", llm_base_url=server.base_url, llm_model=server.model)
+            stats = dict(gen.last_stats)
+            rows.append({"question": q, **{k: round(v, 3) for k, v in answer.timings.items()}, "generator": answer.generator,
+                         "prompt_tokens": stats.get("prompt_tokens", 0), "new_tokens": stats.get("new_tokens", 0),
+                         "ttft_ms": 1000 * stats.get("first_token_s", float("nan")), "tokens_per_s": stats.get("tokens_per_s", 0.0)})
+        # overhead: one fitted prompt, our backend vs a bare request, alternating
+        hits = assistant.search(QUESTIONS[0], k=settings.top_k)
+        plan = gen.builder.build(QUESTIONS[0], hits)
+        overhead = {n: _overhead(gen, plan, server, n, args.overhead_requests) for n in (1, args.max_new_tokens)}
+        estimate = ServerGenerator(gen.llm, assistant.loaded_index, settings, server.model, server.host, None, gen.builder.context)
+        fit_exact = _median([_timed(lambda: gen.builder.build(q, hits)) for q in QUESTIONS[:5]])
+        fit_est = _median([_timed(lambda: estimate.builder.build(q, hits)) for q in QUESTIONS[:5]])
+        estimated = estimate.builder.encode(plan.messages)[2]  # the same prompt, counted without the tokenizer
+        startup = server.started_s
+
+    def med(key: str) -> float:
+        return _median([r[key] for r in rows])
+
+    figures = [
+        ("server", f"transformers serve {server.model.rsplit('/', 1)[-1]} on 127.0.0.1, CPU", f"up in {startup:.1f} s"),
+        ("answers by the server model", f"{sum(r['generator'] == 'llm' for r in rows)}/{len(rows)}", "the rest fell back"),
+        ("prompt tokens", f"{med('prompt_tokens'):.0f}", "counted with the served folder's tokenizer"),
+        ("new tokens", f"{med('new_tokens'):.0f}", "the server's usage.completion_tokens"),
+        ("time to first token (server call)", f"{med('ttft_ms'):.1f} ms", "request sent to first text piece"),
+        ("first text shown (from ask start)", f"{med('first_token_ms'):.1f} ms", "Answer.timings first_token_ms"),
+        ("decode speed through the server", f"{med('tokens_per_s'):.0f} tok/s", "tokens after the first"),
+        ("ask total (server)", f"{med('total_ms'):.1f} ms", ""),
+    ]
+    for n, o in overhead.items():
+        ours, bare = o["ours_s"], o["bare_s"]
+        figures += [
+            (f"backend overhead, {n} new token{'s' if n > 1 else ''}: client CPU",
+             f"{1000 * (_median(o['ours_cpu_s']) - _median(o['bare_cpu_s'])):.1f} ms",
+             f"median process CPU {1000 * _median(o['ours_cpu_s']):.1f} ms ours vs {1000 * _median(o['bare_cpu_s']):.1f} ms "
+             f"bare http.client, {args.overhead_requests} requests each; target <= 20 ms"),
+            (f"backend overhead, {n} new token{'s' if n > 1 else ''}: wall", f"{1000 * (_median(ours) - _median(bare)):.1f} ms",
+             f"median {1000 * _median(ours):.1f} vs {1000 * _median(bare):.1f} ms; fastest {1000 * min(ours):.1f} vs "
+             f"{1000 * min(bare):.1f} ms"),
+        ]
+    figures += [
+        ("prompt fitting, tokenizer / estimate", f"{1000 * fit_exact:.1f} / {1000 * fit_est:.1f} ms", "PromptBuilder.build, 5 questions"),
+        ("prompt tokens, exact / estimate", f"{plan.prompt_tokens} / {estimated} ({estimated / plan.prompt_tokens:.2f}x)",
+         "the same fitted prompt, counted with the tokenizer and by rag.prompting.estimate_tokens"),
+    ]
+    return {"figures": figures, "rows": rows, "overhead": overhead}
+
+
+def _overhead(gen: Any, plan: Any, server: Any, max_new: int, requests: int) -> dict[str, list[float]]:
+    """Our backend's streaming call and a bare request with the same body, alternating (see the module doc)."""
+    body = json.dumps({"model": server.model, "messages": plan.messages, "max_tokens": max_new, "temperature": 0.0,
+                       "stream": True}).encode()
+    out: dict[str, list[float]] = {k: [] for k in ("ours_s", "bare_s", "ours_cpu_s", "bare_cpu_s", "ours_first_s", "bare_first_s")}
+    for _ in range(requests):
+        cpu = time.process_time()  # this process only: the server's work is in its own process
+        stats = {"start": time.perf_counter()}
+        for _piece in gen._pieces(plan, max_new, 0.0, stats):
+            pass
+        out["ours_s"].append(time.perf_counter() - stats["start"])
+        out["ours_cpu_s"].append(time.process_time() - cpu)
+        out["ours_first_s"].append(stats.get("first_token_s", float("nan")))
+        cpu = time.process_time()
+        first, total = _raw_stream(server.port, body)
+        out["bare_cpu_s"].append(time.process_time() - cpu)
+        out["bare_s"].append(total)
+        out["bare_first_s"].append(first)
+    return out
+
+
+def _timed(fn: "Any") -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
 
 
 if __name__ == "__main__":

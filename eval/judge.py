@@ -1,7 +1,10 @@
-"""Optional LLM judge: a local model grades each answer 1-5 for correctness and groundedness.
+"""Optional LLM judge: a model grades each answer 1-5 for correctness and groundedness.
 
-Off unless `judge_model` is set (config file or `rag eval --judge-model`); it uses only local files
-(a folder or a model already in the Hugging Face cache; nothing is downloaded). The prompt is
+Off unless `judge_model` is set (config file or `rag eval --judge-model`). It runs on the backend the
+settings name (`rag.completion.complete`): in process with local files only (a folder or a model
+already in the Hugging Face cache; nothing is downloaded), or, with llm_backend=openai, on the
+OpenAI-compatible server of llm_base_url (judge_model is then the server's model name). A server
+that is down or fails turns the judge off for the run, with the reason in `Judge.error`. The prompt is
 prompts/judge.txt. A reply that does not hold both grades as "correctness: N" / "groundedness: N"
 (N in 1..5) is counted as unparseable, never guessed; the report gives the unparseable share next
 to the mean grades, so a weak judge is visible as such.
@@ -36,7 +39,7 @@ def parse_judgment(reply: str) -> dict[str, int] | None:
 
 
 class Judge:
-    """Grades answers with `rag.generate.complete`; `grade` never raises for a bad reply."""
+    """Grades answers with `rag.completion.complete`; `grade` never raises for a bad reply."""
 
     def __init__(self, model: str, settings: Settings):
         self.model = model
@@ -46,7 +49,7 @@ class Judge:
 
     def grade(self, question: str, reference: str, answer: str, passages: list[str]) -> dict[str, Any]:
         """{"correctness", "groundedness"} (ints or None), "judge_raw" (the reply) and "judge_ok"."""
-        from rag.generate import complete
+        from rag.completion import complete
 
         if self.error:  # the model failed to load once: do not retry per question
             return {"correctness": None, "groundedness": None, "judge_raw": None, "judge_ok": False}

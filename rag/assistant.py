@@ -10,6 +10,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from .chat_generator import ChatGenerator
 from .conversation import retrieval_query
 from .corpus import Corpus, load_corpus
 from .errors import IndexMissingError, QuestionError, SettingsError
@@ -35,8 +36,15 @@ INDEX_SHAPING = frozenset({"data_dir", "corpus", "corpus_name", "index_dir", "em
 class Assistant:
     """The loaded assistant: `ask`, `ask_stream`, `search`, `index`."""
 
-    def __init__(self, settings: Settings | None = None, progress: Callable[[str, int, int], None] | None = None):
-        self.settings = settings or load_settings()
+    def __init__(self, settings: Settings | None = None, progress: Callable[[str, int, int], None] | None = None,
+                 llm: Any = None):
+        """`llm`: a llama-index LLM object (Ollama, LlamaCPP, Vllm, OpenAILike, HuggingFaceLLM ...) that writes the
+        answers (generator=llm; a question can still ask for generator="extractive")."""
+        settings = settings or load_settings()
+        if llm is not None and settings.generator != "llm":
+            settings = settings.with_options(generator="llm")
+        self.settings = settings
+        self.llm = llm
         self._progress = progress
         self._lock = threading.RLock()
         self._index: Index | None = None
@@ -98,24 +106,17 @@ class Assistant:
     def _generator(self, settings: Settings) -> tuple[Any, list[str]]:
         """The generator the settings ask for, or the extractive one with a warning saying why."""
         warnings: list[str] = []
-        name = settings.generator
-        if name == "llm":
-            try:
-                from .generate import load_llm_generator  # the local-LLM generator (separate module)
-            except ImportError:
-                warnings.append("the LLM generator is not available in this version; answered with the extractive generator")
-                name = "extractive"
-            else:
-                key = f"llm:{settings.llm_model}"
-                with self._lock:
-                    if key not in self._generators:
-                        self._generators[key] = load_llm_generator(settings, self.loaded_index)
-                gen = self._generators[key]
-                if isinstance(gen, str):  # load failed earlier: the reason, kept so we do not retry each question
-                    warnings.append(gen)
-                    name = "extractive"
-                else:
-                    return gen, warnings
+        if settings.generator == "llm":
+            from .generate import generator_key, load_llm_generator  # the LLM generators (separate modules)
+
+            key = "llm:object" if self.llm is not None else generator_key(settings)
+            with self._lock:
+                if key not in self._generators:
+                    self._generators[key] = load_llm_generator(settings, self.loaded_index, llm=self.llm)
+            gen = self._generators[key]
+            if not isinstance(gen, str):
+                return gen, warnings
+            warnings.append(gen)  # load failed earlier: the reason, kept so we do not retry each question
         return ExtractiveGenerator(self.loaded_index, settings.answer_sentences, settings.abstain_threshold), warnings
 
     # ---- questions ----------------------------------------------------------------------------
@@ -193,7 +194,9 @@ class Assistant:
         generator, warnings = (routed.writer, []) if routed.writer else self._generator(settings)
         draft: Draft | None = None
         first_token: float | None = None
-        for piece in generator.stream(question, hits):
+        # LLM generators take this question's settings (max_new_tokens, temperature, abstain_threshold)
+        pieces = generator.stream(question, hits, settings) if isinstance(generator, ChatGenerator) else generator.stream(question, hits)
+        for piece in pieces:
             if isinstance(piece, Draft):
                 draft = piece
             else:
@@ -206,7 +209,8 @@ class Assistant:
         yield Answer(question=question, text=draft.text, citations=tuple(draft.citations), abstained=draft.abstained,
                      generator=draft.generator or getattr(generator, "name", "extractive"), timings=timings, hits=tuple(hits),
                      warnings=tuple(warnings + draft.warnings), evidence=draft.evidence,
-                     uncited=tuple(draft.uncited), weak=tuple(draft.weak), query=query, route=routed.route.name)
+                     uncited=tuple(draft.uncited), weak=tuple(draft.weak), query=query, route=routed.route.name,
+                     model=draft.model)
 
     def ask(self, question: str, **options: Any) -> Answer:
         """Answer a question from the indexed abstracts, with numbered citations, or abstain."""

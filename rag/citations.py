@@ -196,14 +196,23 @@ class Sentence:
 def answer_sentences(text: str) -> list[Sentence]:
     """The answer's sentences with their markers; markers that open a sentence belong to the one before.
 
+    Each line is read on its own: a list item "[2] Title — authors" is one sentence whose marker is
+    its own (a marker opening a line belongs to that line).
+
     >>> [(s.text, s.cites) for s in answer_sentences("X is 3 [1]. [2] Y is 4. Z.")]
     [('X is 3 [1]. [2]', [1, 2]), ('Y is 4.', []), ('Z.', [])]
+    >>> [(s.text, s.cites) for s in answer_sentences("Two papers:\\n[1] A — X\\n[2] B — Y")]
+    [('Two papers:', []), ('[1] A — X', [1]), ('[2] B — Y', [2])]
     """
     sentences: list[Sentence] = []
-    for a, b in split_sentences(text):
+    spans, offset = [], 0
+    for line in text.split("\n"):
+        spans += [(offset + a, offset + b, k == 0) for k, (a, b) in enumerate(split_sentences(line))]
+        offset += len(line) + 1
+    for a, b, opens_line in spans:
         piece = text[a:b]
         lead = _LEADING_MARKERS.match(piece)
-        if lead and sentences:
+        if lead and sentences and not opens_line:
             sentences[-1].text += " " + lead.group(0).strip()
             piece = piece[lead.end():].strip()
         if piece:

@@ -45,9 +45,13 @@ def _settings_from(args: argparse.Namespace) -> Settings:
     from .settings import load_settings
 
     overrides = {k[4:]: v for k, v in vars(args).items() if k.startswith("set_") and v is not None}
-    if getattr(args, "command", None) == "ask" and overrides.get("llm_model") and "generator" not in overrides:
-        overrides["generator"] = "llm"
-    return load_settings(**overrides)
+    settings = load_settings(**overrides)
+    # `rag ask --model X`, or a server backend chosen by flag or environment, means "answer with that model",
+    # unless a generator is named (by flag or RAG_GENERATOR).
+    if (getattr(args, "command", None) == "ask" and "generator" not in settings.model_fields_set
+            and (overrides.get("llm_model") or settings.llm_backend == "openai")):
+        settings = settings.with_options(generator="llm")
+    return settings
 
 
 def _filters_from(args: argparse.Namespace) -> dict[str, str] | None:
@@ -163,9 +167,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print("\nClosest papers (not cited: they do not answer the question)")
         for h in answer.hits[:3]:
             print(f"  - {h.title}")
-    label = {"extractive": "extractive: sentences quoted from the abstracts, no language model",
-             "listing": "listing metadata: exact lookup, no language model" if answer.route == "metadata" else
-             "retrieval list: the papers that clear the stated relevance bar"}.get(answer.generator, answer.generator)
+    if answer.generator == "extractive":
+        label = "extractive: sentences quoted from the abstracts, no language model"
+        if settings.generator == "llm":  # the model was asked for and did not answer: the reason is on stderr
+            label += " (fallback: see the warning above)"
+    elif answer.generator == "listing":
+        label = ("listing metadata: exact lookup, no language model" if answer.route == "metadata" else
+                 "retrieval list: the papers that clear the stated relevance bar")
+    else:
+        label = f"language model {answer.model or answer.generator}"
     print(f"\n({label}; {answer.timings.get('total_ms', 0):.0f} ms)")
     return 0
 
@@ -239,7 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("-k", type=int, default=10, help="how many papers (default 10)")
         else:
             p.add_argument("--model", dest="set_llm_model", metavar="NAME_OR_PATH",
-                           help="generator model (hub name or local folder); implies --generator llm")
+                           help="generator model (hub name or local folder, or the server's model name with "
+                                "--llm-backend openai); implies --generator llm")
         p.add_argument("--json", action="store_true", help="print the result as JSON")
         for f in FILTER_FLAGS:
             p.add_argument(f"--{f}", help=f"only papers whose {f} contains this text")
@@ -264,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", metavar="FILE", help="runs to compare side by side (TOML or JSON, e.g. eval/configs/default.toml)")
     p.add_argument("--out", metavar="DIR", help="report folder (default: eval/results/<config name>); re-using it resumes")
     p.add_argument("--fresh", action="store_true", help="score every question again instead of resuming")
-    p.add_argument("--judge-model", metavar="NAME_OR_PATH", help="local model that grades answers 1-5 (optional LLM judge)")
+    p.add_argument("--judge-model", metavar="NAME_OR_PATH", help="model that grades answers 1-5 (optional LLM judge; a server model with --llm-backend openai)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--beir", metavar="DIR", help="score retrieval on a BEIR-format folder (corpus.jsonl, queries.jsonl, qrels/test.tsv): "
                    "nDCG@10, recall@10/100 and MRR for each retriever beside plain BM25")

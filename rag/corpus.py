@@ -153,11 +153,11 @@ def detect_layout(text: str) -> str:
     return "listing"
 
 
-def _session_header(lines: list[tuple[int, str]]) -> tuple[str | None, int]:
-    """Session name and index of the first line after the header ('Session', name, room)."""
+def _session_header(lines: list[tuple[int, str]]) -> tuple[str | None, str | None, int]:
+    """Session name, room and index of the first line after the header ('Session', name, room)."""
     if lines and lines[0][1].lower() == "session" and len(lines) > 2:
-        return lines[1][1], 3
-    return None, 0
+        return lines[1][1], lines[2][1], 3
+    return None, None, 0
 
 
 def _paper_from_group(group: list[tuple[int, str]], abstract: str, page: str, warnings: list[str], path: Path) -> Listing | None:
@@ -185,7 +185,7 @@ def parse_page(text: str, page: str, path: Path | None = None) -> tuple[list[Lis
     lines = _clean_lines(text)
     warnings: list[str] = []
     listings: list[Listing] = []
-    session, start = _session_header(lines) if layout != "listing" else (None, 0)
+    session, room, start = _session_header(lines) if layout != "listing" else (None, None, 0)
     body = lines[start:]
 
     if layout == "iclr-poster":
@@ -229,7 +229,7 @@ def parse_page(text: str, page: str, path: Path | None = None) -> tuple[list[Lis
             warnings.append(f"{path}:{no}: title without an abstract ({line[:40]!r}); skipped")
 
     for listing in listings:
-        listing.session = session
+        listing.session, listing.room = session, room
     return listings, PageInfo(page=page, path=str(path), layout=layout, listings=len(listings), session=session), warnings
 
 
@@ -375,7 +375,7 @@ def _merge_group(group: list[Listing]) -> Paper:
         authors=pick("authors") or (),
         pages=tuple(dict.fromkeys(l.page for l in group)),
         session=pick("session"), presentation=pick("presentation"), poster_number=pick("poster_number"),
-        award=pick("award"), year=pick("year"), url=pick("url"), venue=pick("venue"),
+        award=pick("award"), year=pick("year"), url=pick("url"), venue=pick("venue"), room=pick("room"),
     )
 
 

@@ -61,6 +61,7 @@ class Draft:
     uncited: list[str] = field(default_factory=list)  # sentences citing no source (rag.citations)
     weak: list[str] = field(default_factory=list)  # cited sentences their passages barely cover
     generator: str | None = None  # who actually wrote it, when not the generator asked (a fallback)
+    model: str | None = None  # the language model that wrote it (and the server host, for a server model)
 
 
 def candidates(question: str, hits: Sequence[Hit], scorer: Scorer) -> list[Candidate]:

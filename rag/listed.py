@@ -85,6 +85,11 @@ def _no_author_note(listings: Listings) -> str:
     return f"{which} no authors ({missing} papers have none listed), so papers there cannot be matched by author."
 
 
+def listing_passage(listings: Listings, paper: Paper) -> str:
+    """The passage a list item cites: its title and its whole listing line, so it holds every word the item states."""
+    return f"{paper.title}. {listings.metadata_line(paper)}"
+
+
 def _hits(papers: Sequence[Paper]) -> tuple[Hit, ...]:
     return tuple(Hit(paper_id=p.paper_id, title=p.title, score=1.0, rank=i, passages=(), paper=p) for i, p in enumerate(papers, 1))
 
@@ -137,13 +142,18 @@ def metadata_answer(question: str, route: Route, listings: Listings, papers: lis
         lead = f"The longest author list here has {len(papers[0].authors)} authors:"
     else:
         lead = f"{_plural(n)} {what}{matched}:"
-    citations = tuple(Citation(number=i, paper_id=p.paper_id, title=p.title, passage=listings.metadata_line(p), span=None)
+    rooms = list(dict.fromkeys(p.room for p in papers if p.room))
+    if ROOM_ASKED.search(question) and not lookup.room:  # "Where was the oral session held?"
+        lead = lead.rstrip(":") + (f" — the listing names the room: {', '.join(rooms)}:" if rooms else
+                                   " — the listing names no room for them:")
+    citations = tuple(Citation(number=i, paper_id=p.paper_id, title=p.title, passage=listing_passage(listings, p), span=None)
                       for i, p in enumerate(papers, 1))
     lines = [lead] + [item_line(i, p) for i, p in enumerate(papers, 1)] + ([note] if note else [])
     return Answer(text="\n".join(lines), citations=citations, abstained=False, evidence=1.0, hits=_hits(papers), **common)
 
 
 AUTHORS_ASKED = re.compile(r"\bwho\b|\bauthors?\b|\bwrote\b|\bwritten\b", re.I)
+ROOM_ASKED = re.compile(r"\b(?:which|what)\s+room\b|\bwhere\b|\blocation\b", re.I)
 
 
 def _paper_answer(question: str, route: Route, listings: Listings, paper: Paper, common: dict[str, Any]) -> Answer:
@@ -153,9 +163,15 @@ def _paper_answer(question: str, route: Route, listings: Listings, paper: Paper,
         text = (f"\u201c{paper.title}\u201d is listed on {pages}, which list{'s' if len(paper.pages) == 1 else ''} no authors: "
                 "the collection does not say who wrote it.")
         return Answer(text=text, citations=(), abstained=True, evidence=0.0, **common)
-    citation = Citation(number=1, paper_id=paper.paper_id, title=paper.title, passage=listings.metadata_line(paper), span=None)
+    if ROOM_ASKED.search(question) and not paper.room:
+        text = (f"\u201c{paper.title}\u201d is listed on {pages}, which give{'s' if len(paper.pages) == 1 else ''} no room: "
+                "the collection does not say where it was presented.")
+        return Answer(text=text, citations=(), abstained=True, evidence=0.0, **common)
+    citation = Citation(number=1, paper_id=paper.paper_id, title=paper.title, passage=listing_passage(listings, paper), span=None)
     if route.form == "count" and AUTHORS_ASKED.search(question):
         text = f"\u201c{paper.title}\u201d has exactly {_plural(len(paper.authors), 'listed author')}: {', '.join(paper.authors)} [1]."
+    elif ROOM_ASKED.search(question):
+        text = f"\u201c{paper.title}\u201d was presented in {paper.room} ({paper.session or pages}) [1]."
     else:
         text = f"\u201c{paper.title}\u201d: {listings.metadata_line(paper)} [1]"
     return Answer(text=text, citations=(citation,), abstained=False, evidence=1.0, hits=_hits([paper]), **common)
@@ -202,10 +218,10 @@ class ListWriter:
         citations = []
         lines = [lead]
         for i, h in enumerate(chosen, 1):
-            best = next((p for p in h.passages if p.kind == "abstract"), h.passages[0] if h.passages else None)
-            passage = best.text if best else self.listings.metadata_line(h.paper)
-            citations.append(Citation(number=i, paper_id=h.paper_id, title=h.title, passage=passage,
-                                      span=best.span if best else None))
+            best = next((p for p in h.passages if p.kind == "abstract"), None)
+            # the item states the listing line; the best abstract passage shows why it is about the topic
+            passage = listing_passage(self.listings, h.paper) + (f" {best.text}" if best else "")
+            citations.append(Citation(number=i, paper_id=h.paper_id, title=h.title, passage=passage, span=None))
             lines.append(item_line(i, h.paper))
         text = "\n".join(lines)
         yield text

@@ -43,12 +43,35 @@ def _given_match(q: str, a: str) -> bool:
     return q == a or (len(q) == 1 and a.startswith(q)) or (len(a) == 1 and q.startswith(a))
 
 
-def name_matches(query: str | tuple[str, ...], author: str | tuple[str, ...]) -> bool:
+# Common short forms of given names whose long form does not start with the short one (those that do,
+# "Geoff" for "Geoffrey", "Alex" for "Alexander", are matched as prefixes). Only forms that keep the
+# initial: "Bill" for "William" is left out, as a short form must agree with the listed initial.
+SHORT_FORMS = {
+    "andy": ("andrew", "andreas"), "bart": ("bartholomew",), "becky": ("rebecca",), "betsy": ("elizabeth",),
+    "chuck": ("charles",), "danny": ("daniel",), "davy": ("david",), "dave": ("david",), "ed": ("edward", "edwin", "edmund"),
+    "fred": ("frederick", "frederic", "friedrich"), "jake": ("jacob",), "jim": ("james",), "jimmy": ("james",),
+    "joe": ("joseph",), "joey": ("joseph",), "johnny": ("john", "jonathan"), "kathy": ("katherine", "kathleen"),
+    "katie": ("katherine", "katharina"), "kate": ("katherine", "katharina", "kateryna"), "larry": ("lawrence",),
+    "liz": ("elizabeth",), "mandy": ("amanda",), "mike": ("michael", "mikhail"), "mick": ("michael",),
+    "misha": ("mikhail",), "nate": ("nathan", "nathaniel"), "pete": ("peter",), "ray": ("raymond",),
+    "rick": ("richard",), "ricky": ("richard",), "sandy": ("sandra", "alexandra"), "steve": ("stephen", "steven", "stefan"),
+    "tom": ("thomas",), "tommy": ("thomas",), "tony": ("anthony", "antonio"), "zack": ("zachary",), "zach": ("zachary",),
+}
+
+
+def _short_form(q: str, a: str) -> bool:
+    """Whether given name `q` is a common short form of the listed `a`: a prefix of 3+ letters ("Geoff" ~
+    "Geoffrey") or an entry of SHORT_FORMS ("Mike" ~ "Michael"); both keep the initial."""
+    return q != a and q[:1] == a[:1] and ((len(q) >= 3 and a.startswith(q)) or a in SHORT_FORMS.get(q, ()))
+
+
+def name_matches(query: str | tuple[str, ...], author: str | tuple[str, ...], short_forms: bool = False) -> bool:
     """Whether a name as asked denotes an author as listed.
 
-    Surnames must be equal; a given first name must match the listed first name or its initial;
-    middle names and middle initials are ignored (pages drop or add them). A surname alone matches
-    every author of that surname.
+    Surnames must be equal; a given first name must match the listed first name or its initial
+    (`short_forms`: or be a common short form of it, "Geoff" for "Geoffrey"); middle names and
+    middle initials are ignored (pages drop or add them). A surname alone matches every author of
+    that surname.
     """
     q = name_tokens(query) if isinstance(query, str) else query
     a = name_tokens(author) if isinstance(author, str) else author
@@ -56,7 +79,7 @@ def name_matches(query: str | tuple[str, ...], author: str | tuple[str, ...]) ->
         return False
     if len(q) == 1:
         return True
-    return len(a) > 1 and _given_match(q[0], a[0])
+    return len(a) > 1 and (_given_match(q[0], a[0]) or (short_forms and _short_form(q[0], a[0])))
 
 
 @dataclass(frozen=True)
@@ -68,6 +91,7 @@ class Lookup:
     tier: str | None = None  # a key of TIERS; several joined by "|" match any of them ("top 5%|top 25%")
     presentation: str | None = None  # one of PRESENTATIONS
     session: str | None = None  # a session name as listed
+    room: str | None = None  # a room as its page names it ("Auditorium")
     page: str | None = None  # a page id
     poster: str | None = None  # "#57"
     poster_range: tuple[int, int] | None = None  # posters #lo to #hi, inclusive
@@ -98,6 +122,8 @@ class Lookup:
                           "in-person": "presented in person"}[self.presentation])
         if self.session:
             parts.append(f"in {self.session}")
+        if self.room:
+            parts.append(f"presented in {self.room}")
         if self.page:
             parts.append(f"listed on {(pages or {}).get(self.page, 'page ' + self.page)}")
         if self.poster:
@@ -181,10 +207,12 @@ class Listings:
         self.awards = sorted({p.award for p in self.papers if p.award})
         numbers = [int(p.poster_number.lstrip("#")) for p in self.papers if (p.poster_number or "").lstrip("#").isdigit()]
         self._poster_extremes = {min(numbers), max(numbers)} if numbers else set()
+        self.poster_bounds = (min(numbers), max(numbers)) if numbers else None
         # Words of the titles and abstracts: a listed surname that is none of them cannot be a topic word.
         self.text_words = {w for p in self.papers for w in name_tokens(f"{p.title} {p.abstract}")}
         self.titles = {" ".join(name_tokens(p.title)): p.paper_id for p in self.papers if len(name_tokens(p.title)) >= 2}
         self.sessions = sorted({p.session for p in self.papers if p.session})
+        self.rooms = sorted({p.room for p in self.papers if p.room})
         self.tiers = [k for k, v in TIERS.items() if any(v in (p.presentation or "") for p in self.papers)]
 
     # ---- authors --------------------------------------------------------------------------------
@@ -193,7 +221,10 @@ class Listings:
         q = name_tokens(name)
         if not q:
             return []
-        return [a for a in self.by_surname.get(q[-1], []) if name_matches(q, self._tokens[a])]
+        same = self.by_surname.get(q[-1], [])
+        # A short form ("Geoff Hinton") is tried only when the name as written matches no one.
+        return [a for a in same if name_matches(q, self._tokens[a])] or \
+            [a for a in same if name_matches(q, self._tokens[a], short_forms=True)]
 
     def suggest(self, name: str) -> str | None:
         """The listed author closest to a name that matches none ("Sewong Oh" -> "Sewoong Oh"), if any is close."""
@@ -220,7 +251,7 @@ class Listings:
 
     def matches(self, paper: Paper, lookup: Lookup) -> bool:
         pres = (paper.presentation or "").lower()
-        if lookup.authors and not all(any(name_matches(n, a) for a in paper.authors) for n in lookup.authors):
+        if lookup.authors and not all(set(self.authors_named(n)) & set(paper.authors) for n in lookup.authors):
             return False
         if lookup.award == "none":
             if paper.award:
@@ -245,6 +276,8 @@ class Listings:
         if lookup.presentation in ("virtual", "in-person") and not pres.startswith(lookup.presentation):
             return False
         if lookup.session and (paper.session or "").lower() != lookup.session.lower():
+            return False
+        if lookup.room and (paper.room or "").lower() != lookup.room.lower():
             return False
         if lookup.page and lookup.page not in paper.pages:
             return False
@@ -317,6 +350,8 @@ class Listings:
         from .corpus import iter_fields
 
         parts = [f"{label}: {value}." for label, value in iter_fields(paper)]
+        if paper.room:  # said in answers' passages, kept out of the indexed metadata chunk (retrieval stays as it was)
+            parts.append(f"Room: {paper.room}.")
         listed = "; ".join(self.page_by_id[p].label for p in paper.pages if p in self.page_by_id)
         return " ".join(parts + ([f"Listed on: {listed}."] if listed else []))
 

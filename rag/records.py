@@ -35,6 +35,7 @@ class Listing:
     year: int | None = None
     url: str | None = None
     venue: str | None = None
+    room: str | None = None
     paper_id: str | None = None  # the record's own id (JSONL/CSV), kept as the paper id
 
 

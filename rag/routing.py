@@ -13,6 +13,9 @@ metadata; fields and a topic -> mixed, except a yes/no question about a paper na
 ("Is TimesNet a top-25% paper?"), which retrieval answers from the paper's own listing line.
 Every decision lists its reasons in `Route.reasons`, so a wrong route is easy to see and test.
 
+Parts: rag.routing_names reads author names, rag.routing_topic decides which leftover words are a
+topic; this module holds the listing-field patterns and the decision.
+
 Does not: call a model, or answer; see rag.listed for the answers.
 """
 from __future__ import annotations
@@ -22,31 +25,8 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from .listings import Listings, Lookup, name_tokens
-
-UPPER = "A-ZÀ-ÖØ-ÞĀ-Ž"
-LOWER = "a-zß-öø-ÿā-ž"
-# A name word: "Sewoong", "LeCun", "O'Neil", "Jung-Woo" or an initial "J." (not "DHVT" or "SegFormer-B4").
-_NAME_WORD = rf"(?:[{UPPER}]\.|[{UPPER}][{LOWER}'’]+(?:[{UPPER}][{LOWER}]+)?(?:-[{UPPER}]?[{LOWER}]+)?)(?![\w-])"
-NAME = rf"((?:{_NAME_WORD}\s+){{0,3}}{_NAME_WORD})"
-# Authorship phrases that frame a person's name (the name is the capitalized run in the group).
-AUTHOR_CUES = [re.compile(p) for p in (  # (?i:...) keeps the cue words case-blind and the name case-aware
-    rf"\b(?i:papers?|posters?|works?|anything|something|articles?|orals?)\s+(?i:(?:co-?)?authored\s+|written\s+)?(?i:here\s+)?(?i:by)\s+{NAME}",
-    rf"\b(?i:co-?authored|written|authored|wrote)\s+(?i:by)\s+{NAME}",
-    rf"\b(?i:did|does|has|have|had)\s+{NAME}\s+(?i:(?:co-?)?(?:author|write|wrote|written|publish|present))",
-    rf"(?:^|[,;:]\s*){NAME}\s+(?i:co-?authored|wrote|authored|co-?wrote)\b",
-    rf"\b{NAME}['’]s\s+(?i:papers?|posters?|works?|orals?)",
-    rf"\b(?i:lists?)\s+{NAME}\s+(?i:as)\s+(?i:an?\s+)?(?i:(?:co-?)?author)",
-    rf"\b(?i:with|by)\s+{NAME}\s+(?i:(?:as\s+)?(?:an?\s+)?(?:co-?)?authors?)\b",
-    rf"^{NAME}\s*[-–—:]\s*(?i:which|what)\b",
-    rf"\b(?i:papers?|posters?|works?|anything|something)\s+(?i:from)\s+{NAME}",
-    rf"\b(?i:is|was)\s+{NAME}\s+(?i:(?:listed\s+as\s+)?(?:an?\s+|the\s+)?(?:co-?)?author)",
-    rf"\b{NAME}\s+(?i:appears?|listed|named)\s+(?i:as\s+)(?i:an?\s+)?(?i:(?:co-?)?author)",
-    rf"\b(?i:did|does|has|have)\s+{NAME}\s+(?i:contribute|work\s+on|appear|ha(?:ve|s)\s+(?:any|a|papers?))",
-)]
-PAPERISH = re.compile(r"\b(?:papers?|posters?|works?|authors?|co-?authors?|co-?authored|wrote|written|by|publish(?:ed)?)\b", re.I)
-AUTHORSHIP = re.compile(r"\b(by|co-?authors?|co-?authored|authors?|authored|wrote|written|write)\b", re.I)
-NOT_NAMES = {"the", "a", "an", "which", "what", "who", "is", "are", "did", "does", "this", "these", "iclr", "neurips",
-             "icml", "professor", "prof", "dr", "poster", "posters", "paper", "papers", "oral", "session", "i", "any"}
+from .routing_names import known_authors, unlisted_names, word_spans
+from .routing_topic import topic_of
 
 AWARDS = [(re.compile(r"\boutstanding[\s-]+paper", re.I), "Outstanding Paper"),
           (re.compile(r"\bhonou?rable[\s-]+mentions?", re.I), "Honorable Mention"),
@@ -56,21 +36,26 @@ TIER_PATTERNS = [(re.compile(r"\btop[\s-]*(?:25|twenty[\s-]*five)\s*(?:%|percent
                  (re.compile(r"\b(?:regular\s+)?poster[\s-]+accepts?\b|\b(?:regular|plain|ordinary)\s+(?:poster\s+)?accept(?:s|ed|ances?)?\b", re.I), "poster accept")]
 PRESENTATION_PATTERNS = [
     (re.compile(r"\borals\b|\boral\s+(?:presentations?|papers?|talks?|session|track)s?\b|\bpresented\s+(?:as\s+)?(?:an?\s+)?orals?\b"
-                r"|\b(?:an?|as)\s+oral\b", re.I), "oral"),
+                r"|\b(?:an?|as)\s+oral\b"
+                # "talks" as the noun ("which talks", "talks or posters"), not the verb ("a paper that talks about X")
+                r"|\b(?:which|what|how\s+many|the|all|any|these|those)\s+talks\b(?!\s+about)|\btalks\s+(?:or|and)\s+posters\b"
+                r"|\bposters\s+(?:or|and)\s+talks\b", re.I), "oral"),
     (re.compile(r"\bvirtual\s+(?:presentations?|posters?)\b|\b(?:presented\s+)?virtually\b"
                 r"|\bvirtual\b(?=.*\b(?:present|presentations?|presented|posters?|session)\b)"
-                r"|\b(?:present|presentations?|presented|posters?|session)\b.*\bvirtual\b", re.I), "virtual"),
+                r"|\b(?:present|presentations?|presented|posters?|session)\b.*\bvirtual\b"
+                r"|\bremotely\b|\bremote\s+(?:presentations?|posters?|talks?|presenters?)\b"  # not "remote sensing"
+                r"|\b(?:presented|presenting)\s+online\b|\bonline\s+(?:presentations?|posters?|talks?)\b", re.I), "virtual"),
     (re.compile(r"\bin[\s-]+person\b", re.I), "in-person"),
     (re.compile(r"\bposter\s+presentations?\b|\bpresented\s+as\s+(?:a\s+)?posters?\b", re.I), "poster")]
 NEGATION = re.compile(r"\b(?:not|no|non|without|excluding|except|other\s+than|never)\b[^,;]*$|n't\b[^,;]*$", re.I)
 NEGATED_AWARD = re.compile(r"\b(?:not|no|without|never)\b[\w\s-]{0,30}\b(?:awards?|award[\s-]*winning|prizes?)\b"
                            r"|n't\b[\w\s-]{0,30}\b(?:awards?|prizes?)\b|\bun-?awarded\b", re.I)
-ORAL_OR_POSTER = re.compile(r"\borals?\b.*\bposters?\b(?!\s*(?:session|#|number|no\b|accept|board))"
-                            r"|\bposters?\b(?!\s*(?:session|#|number|no\b|accept|board)).*\borals?\b", re.I)
+ORAL_OR_POSTER = re.compile(r"\b(?:orals?|talks)\b.*\bposters?\b(?!\s*(?:session|#|number|no\b|accept|board))"
+                            r"|\bposters?\b(?!\s*(?:session|#|number|no\b|accept|board)).*\b(?:orals?|talks)\b", re.I)
 PAGE = re.compile(r"\b(?:listing\s+)?page\s+(?:#\s*|number\s+)?(\d{1,3}|one|two|three|four|five)\b"
                   r"|\b(first|second|third|fourth|fifth|last)\s+(?:listing\s+)?page\b", re.I)
 ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
-POSTER_NUMBER = re.compile(r"(?:\bposter\s*(?:board\s*)?(?:number|no\.?|nr\.?)?\s*#?\s*|#\s*)(\d{1,4})\b", re.I)
+POSTER_NUMBER = re.compile(r"(?:\b(?:poster\s*)?(?:board|poster)\s*(?:number|no\.?|nr\.?)?\s*#?\s*|#\s*)(\d{1,4})\b", re.I)
 N_AUTHORS = re.compile(r"\b(?:exactly\s+|only\s+|just\s+)?(two|three|four|five|six|2|3|4|5|6)\s+(?:co-?)?authors\b", re.I)
 SHARED_AUTHOR = re.compile(r"\bauthors?\b.{0,40}\b(?:more\s+than\s+one|multiple|several|two\s+or\s+more|many)\s+papers?\b"
                            r"|\b(?:prolific|repeat|recurring)\s+authors?\b", re.I)
@@ -84,18 +69,29 @@ MIN_AUTHORS = [re.compile(rf"\b{_N}\s+or\s+more\s+(?:co-?)?authors\b|\bat\s+leas
                re.compile(rf"\bmore\s+than\s+{_N}\s+(?:co-?)?authors\b", re.I)]  # the second: one more than N
 POSTER_RANGE = re.compile(r"\bposters?\s*(?:numbers?\s*)?#?\s*(\d{1,4})\s*(?:-|–|to|through|thru|and)\s*#?\s*(\d{1,4})\b"
                           r"|#\s*(\d{1,4})\s*(?:-|–|to|through|thru)\s*#?\s*(\d{1,4})\b|\bbetween\s+#?(\d{1,4})\s+and\s+#?(\d{1,4})\b", re.I)
+# Poster-number ranges in other words: "in the 130s", "150 and up", "#150 or higher", "below 30", "up to #29".
+POSTER_CONTEXT = re.compile(r"\b(?:posters?|boards?|numbers?|numbered)\b|#", re.I)
+_NUM = r"(?:(?:poster\s+|board\s+)?(?:number|no\.?)\s+)?#?\s*(\d{1,4})(?!\d|\s*(?:%|percent|(?:co-?)?authors?|pages?|papers?))"
+SPAN = re.compile(rf"{_NUM}\s*(?:-|–|—|to|through|thru|until|till)\s*{_NUM}", re.I)  # "numbered 100–105", "from 20 to 24"
+DECADE = re.compile(r"\b(?:in\s+the\s+)?(\d{1,2}?)(00|0)['’]?s\b", re.I)  # "the 130s": 130-139; "the 100s": 100-199
+_TO = r"(?:-|–|—|to|through|thru|and)"
+AT_LEAST = [  # "150 and up", "#150 or higher", "150+"; "at least 150", "from 150 on"; strict: "above 150" (151-)
+    re.compile(rf"(?<![\w#]){_NUM}\s*(?:\+|and\s+(?:up|upwards?|above|higher|over|beyond|later|on)\b"
+               r"|or\s+(?:higher|above|more|over|greater|later)\b|onwards?\b)", re.I),
+    re.compile(rf"\b(?:at\s+least|from)\s+{_NUM}(?:\s+on(?:wards?)?\b|\s+up(?:wards?)?\b)?(?!\s*{_TO}\s*#?\d)", re.I),
+    re.compile(rf"\b(?:above|over|beyond|after|past|(?:higher|greater|larger|bigger|more)\s+than)\s+{_NUM}", re.I)]
+AT_MOST = [  # "30 and below", "up to #29", "at most 29"; strict: "below 30" (-29)
+    re.compile(rf"(?<![\w#]){_NUM}\s*(?:and|or)\s+(?:below|under|lower|less|fewer|smaller|down)\b", re.I),
+    re.compile(rf"\b(?:up\s+to|at\s+most|no\s+(?:higher|more)\s+than)\s+{_NUM}", re.I),
+    re.compile(rf"\b(?:below|under|before|(?:lower|less|smaller)\s+than)\s+{_NUM}", re.I)]
 POSTER_EXTREMES = re.compile(r"\b(?:lowest|highest|smallest|largest|min(?:imum)?|max(?:imum)?)\s+(?:(?:and|or|&)\s+(?:the\s+)?"
                              r"(?:lowest|highest|smallest|largest|min(?:imum)?|max(?:imum)?)\s+)?poster\s+numbers?\b", re.I)
 # The question asks for a listing field of one paper ("Who wrote X?", "How many authors does X have?").
 ATTRIBUTE = re.compile(r"\bwho\s+(?:wrote|authored|are\s+the\s+authors|is\s+the\s+(?:first\s+|last\s+)?author)|\bauthors?\s+of\b"
+                       r"|\b(?:which|what)\s+room\b|\bwhere\s+(?:was|were|is|are)\b"
                        r"|\bhow\s+many\s+(?:co-?)?authors\b|\bauthor\s+list\b|\bposter\s+number\b|\bwhich\s+(?:session|tier|page)\b"
                        r"|\bwhat\s+(?:session|tier|award|page)\b", re.I)
 TIER_ORDER = ("top 5%", "top 25%", "poster accept")
-NEGATION = re.compile(r"\b(?:not|no|non|without|excluding|except|other\s+than|never)\b[^,;]*$|n't\b[^,;]*$", re.I)
-NEGATED_AWARD = re.compile(r"\b(?:not|no|without|never)\b[\w\s-]{0,30}\b(?:awards?|award[\s-]*winning|prizes?)\b"
-                           r"|n't\b[\w\s-]{0,30}\b(?:awards?|prizes?)\b|\bun-?awarded\b", re.I)
-ORAL_OR_POSTER = re.compile(r"\borals?\b.*\bposters?\b(?!\s*(?:session|#|number|no\b|accept|board))"
-                            r"|\bposters?\b(?!\s*(?:session|#|number|no\b|accept|board)).*\borals?\b", re.I)
 MULTI_PAGE = re.compile(r"\bmore\s+than\s+one\s+(?:of\s+the\s+)?(?:listing\s+)?pages?\b"
                         r"|\b(?:several|multiple|two\s+or\s+more|different|two|both)\s+(?:listing\s+)?pages\b", re.I)
 SOLO = re.compile(r"(?<!than\s)\b(?:single|sole|solo|one|only\s+one)[\s-]+authors?(?:ed)?\b|\bauthored\s+alone\b|\bsolo\s+papers?\b", re.I)
@@ -108,7 +104,10 @@ EXISTS = re.compile(r"^(?:is|are|was|were)\s+(?:there|any)\b|^(?:is|was)\s+anyth
 LIST_FORM = re.compile(r"^(?:which|what)\b(?:\s+\S+){0,5}?\s+(?:papers|posters|orals|works|entries|ones|articles|titles)\b"
                        r"|^(?:list|show|name|find|give|enumerate|tell)\b|\b(?:which|what)\s+(?:papers|posters|orals)\b"
                        r"|^what\s+(?:was|is|were)\s+(?:in|on)\b|^what\s+(?:else\s+)?(?:has|did)\b"
-                       r"|^which\b|\bamong\b.*\bwhich\b|\bwhich\s+(?:of\s+(?:them|these|those)|ones?)\b", re.I)
+                       r"|^which\b|\bamong\b.*\bwhich\b|\bwhich\s+(?:of\s+(?:them|these|those)|ones?)\b"
+                       # "what's in the oral track ...", "any single-author posters?", "poster-accept papers on privacy?"
+                       r"|^what['’]?s\s+(?:in|on)\b|^(?:any|anything|all|every)\b"
+                       r"|^(?:[\w%'’-]+\s+){0,4}?(?:papers|posters|orals|talks|works)\b", re.I)
 # Words that shape a listing question but name no topic (compared after stemming).
 LISTING_WORDS = """
 session sessions oral orals poster posters presentation presentations presented present tier tiers rated rating rate
@@ -146,85 +145,6 @@ class Route:
         return self.form in ("list", "count")
 
 
-def _words(text: str) -> list[tuple[str, int, int]]:
-    """(word, start, end) for each run of letters or digits (names keep their accents here)."""
-    return [(m.group(), m.start(), m.end()) for m in re.finditer(r"[^\W_]+", text)]
-
-
-def _known_authors(question: str, listings: Listings, spans: list[tuple[int, int]], reasons: list[str],
-                   unknown: list[str]) -> list[str]:
-    """Listed authors named in the question: a full name (any case, initials allowed), or a surname alone
-    when capitalized in an authorship question ("papers by Hong, Bhatia and Dragan") or no word of any
-    abstract. A listed surname after an unlisted given name goes to `unknown` ("Samy Bengio")."""
-    words = _words(question)
-    toks = [name_tokens(w)[0] if name_tokens(w) else "" for w, _, _ in words]
-    found: list[str] = []
-    authorship = bool(AUTHORSHIP.search(question))
-    j = 0
-    while j < len(words):
-        listed = listings.by_surname.get(toks[j], [])
-        hit = None
-        for back in (1, 2, 3):  # a given name (or initial) up to two middle names before the surname
-            i = j - back
-            if i < 0:
-                break
-            initial_ok = len(toks[i]) > 1 or words[i][0].isupper()  # "a Wang" is an article, "A. Wang" an initial
-            matches = listings.authors_named(f"{toks[i]} {toks[j]}") if listed and initial_ok else []
-            if matches and all(len(t) <= 2 or words[k][0][:1].isupper() for k, t in zip(range(i + 1, j), toks[i + 1:j])):
-                hit = (words[i][1], words[j][2], f"{words[i][0]}{'.' if len(toks[i]) == 1 else ''} {words[j][0]}")
-                break
-        given = words[j - 1][0] if j > 0 else ""
-        if hit is None and listed and given[:1].isupper() and words[j][0][:1].isupper() and len(given) > 1 \
-                and question[words[j - 1][2]:words[j][1]].isspace() and given.lower() not in NOT_NAMES \
-                and name_tokens(given)[0] not in listings.by_surname and name_tokens(given)[0] not in listings.text_words \
-                and not any(a < words[j - 1][2] and words[j - 1][1] < b for a, b in spans) \
-                and (authorship or PAPERISH.search(question)):
-            # "Samy Bengio": a listed surname after a given name no listed author has: an unknown author
-            unknown.append(f"{given} {words[j][0]}")
-            spans.append((words[j - 1][1], words[j][2]))
-            reasons.append(f"{given} {words[j][0]!r}: the surname is listed, the given name is not")
-            j += 1
-            continue
-        capital_ok = j > 0 and words[j][0][:1].isupper() and authorship
-        # a surname that is no word of any title or abstract cannot be a topic ("how many papers is goldblum on")
-        rare_ok = toks[j] not in listings.text_words and len(toks[j]) >= 4 and bool(PAPERISH.search(question))
-        if hit is None and listed and (capital_ok or rare_ok) and len(toks[j]) >= 3 and toks[j] not in NOT_NAMES:
-            hit = (words[j][1], words[j][2], words[j][0])  # a surname alone
-        if hit:
-            start, end, name = hit
-            spans.append((start, end))
-            found.append(name)
-            reasons.append(f"author {name!r} is listed ({', '.join(listings.authors_named(name)[:3])})")
-        j += 1
-    return list(dict.fromkeys(found))
-
-
-def _unknown_authors(question: str, listings: Listings, spans: list[tuple[int, int]], reasons: list[str],
-                     known: list[str]) -> list[str]:
-    """Names in authorship phrases that match no listed author (those that do join `known`: "papers by Oh")."""
-    out = []
-    for cue in AUTHOR_CUES:
-        for m in cue.finditer(question):
-            start, end = m.span(1)
-            if any(a < end and start < b for a, b in spans):
-                continue
-            name = " ".join(w for w in m.group(1).split() if w.lower().strip(".") not in NOT_NAMES)
-            if not name or len(name) < 2:
-                continue
-            pieces = [p for p in re.split(r",\s*|\s+and\s+", name) if p]
-            if any(listings.authors_named(p) for p in pieces):
-                listed = [p for p in pieces if listings.authors_named(p)]
-                if len(listed) == len(pieces):
-                    spans.append((start, end))
-                    known.extend(p for p in listed if p not in known)
-                    reasons.append(f"authorship phrase names listed author(s) {', '.join(listed)}")
-                continue
-            spans.append((start, end))
-            out.append(name)
-            reasons.append(f"authorship phrase names {name!r}, who is in no author list")
-    return list(dict.fromkeys(out))
-
-
 def _first(patterns: list[tuple[re.Pattern[str], str]], question: str, spans: list[tuple[int, int]]) -> tuple[str | None, list[str]]:
     """The value of the earliest matching pattern (several may match: "virtually rather than in person")."""
     hits = []
@@ -255,6 +175,51 @@ def _tiers(question: str, spans: list[tuple[int, int]]) -> str | None:
     elif len(wanted) > 1 and not re.search(r"\b(?:or|either|and)\b", question, re.I):
         wanted = wanted[:1]
     return "|".join(dict.fromkeys(wanted)) or None
+
+
+def _poster_range(q: str, listings: Listings, spans: list[tuple[int, int]]) -> tuple[int, int] | None:
+    """Posters #lo to #hi asked for: "#20-#29", "between 20 and 29", "in the 130s", "150 and up", "below 30".
+
+    An open end is the collection's lowest or highest poster number; a range wholly outside them
+    ("posters from 2023") is no poster range."""
+    m = POSTER_RANGE.search(q)
+    if m:
+        spans.append(m.span())
+        lo, hi = sorted(int(g) for g in m.groups() if g)
+        return lo, hi
+    if not POSTER_CONTEXT.search(q) or not listings.poster_bounds:
+        return None
+    low, high = listings.poster_bounds
+    found: tuple[int, int] | None = None
+    m = SPAN.search(q)
+    if m:
+        lo, hi = sorted(int(g) for g in m.groups() if g)
+        found = (lo, hi)
+    elif (m := DECADE.search(q)):
+        step = 100 if m.group(2) == "00" else 10
+        base = int(m.group(1)) * step
+        found = (base, base + step - 1)
+    else:
+        for patterns, at_least in ((AT_LEAST, True), (AT_MOST, False)):
+            for k, pattern in enumerate(patterns):
+                if found is None and (m := pattern.search(q)):
+                    n = int(m.group(1)) + ((1 if at_least else -1) if k == 2 else 0)  # the third pattern is strict
+                    found = (n, max(high, n)) if at_least else (min(low, n), n)
+    if m is None or found is None or found[0] > high or found[1] < low:
+        return None
+    spans.append(m.span())
+    return found
+
+
+def _room(question: str, listings: Listings, spans: list[tuple[int, int]]) -> str | None:
+    """A listed room the question names ("in the auditorium", "room MH1-2-3-4")."""
+    for room in listings.rooms:
+        parts = re.findall(r"[^\W\d_]+|\d+", room)
+        m = re.search(r"\b" + r"[\s-]*".join(re.escape(x) for x in parts) + r"\b", question, re.I) if parts else None
+        if m:
+            spans.append(m.span())
+            return room
+    return None
 
 
 def _title_in(question: str, listings: Listings) -> str | None:
@@ -304,6 +269,10 @@ def route(question: str, listings: Listings) -> Route:
     if session:
         lookup = replace(lookup, session=session)
         reasons.append(f"session {session!r}")
+    room = _room(q, listings, spans)
+    if room:
+        lookup = replace(lookup, room=room)
+        reasons.append(f"room {room!r}")
     for m in PAGE.finditer(q):
         ref = m.group(1) or str(ORDINALS.get(m.group(2).lower(), len(listings.pages)))
         page = listings.page_for(ref)
@@ -312,10 +281,9 @@ def route(question: str, listings: Listings) -> Route:
             lookup = replace(lookup, page=page.page)
             reasons.append(f"listing page {page.ordinal}")
             break
-    m = POSTER_RANGE.search(q)
-    if m:
-        lo, hi = sorted(int(g) for g in m.groups() if g)
-        spans.append(m.span())
+    found = _poster_range(q, listings, spans)
+    if found:
+        lo, hi = found
         lookup = replace(lookup, poster_range=(lo, hi))
         reasons.append(f"posters #{lo} to #{hi}")
     m = POSTER_EXTREMES.search(q)
@@ -379,8 +347,8 @@ def route(question: str, listings: Listings) -> Route:
             lookup = replace(lookup, **{key: True})
             reasons.append(why)
     unknown: list[str] = []
-    authors = _known_authors(q, listings, spans, reasons, unknown)
-    unknown += _unknown_authors(q, listings, spans, reasons, authors)
+    authors = known_authors(q, listings, spans, reasons, unknown)
+    unknown += unlisted_names(q, listings, spans, reasons, authors)
     if authors:
         lookup = replace(lookup, authors=tuple(dict.fromkeys(authors)))
 
@@ -388,8 +356,9 @@ def route(question: str, listings: Listings) -> Route:
         "yesno" if YES_NO.search(q) else "other")
     kept = "".join(" " if any(a <= i < b for a, b in spans) else ch for i, ch in enumerate(q))
     stop = _stop_terms()
-    topic_words = [w for w, _, _ in _words(kept) if (t := bm25_query_tokens(w)) and not set(t) <= stop]
-    topic = " ".join(topic_words)
+    # every leftover content word: a content question's query, and what a yes/no question names its paper by
+    residue = " ".join(w for w, _, _ in word_spans(kept) if (t := bm25_query_tokens(w)) and not set(t) <= stop)
+    topic = topic_of(kept, listings, stop, reasons) if lookup else residue
 
     if ATTRIBUTE.search(q) and form != "yesno" and not unknown:
         paper_id = _title_in(q, listings)
@@ -405,11 +374,14 @@ def route(question: str, listings: Listings) -> Route:
         return Route("metadata", lookup, form, topic, (), tuple(reasons + ["a count of the whole collection"]))
     if not lookup:
         return Route("retrieval", lookup, form, topic, (), tuple(reasons + ["no listing field named"]))
+    if form == "yesno" and not lookup.authors and residue and set(name_tokens(residue)) <= listings.text_words:
+        return Route("retrieval", Lookup(), form, residue, (), tuple(reasons + [
+            f"a yes/no question about a paper named by its content ({residue!r}): its own listing line answers it"]))
     if not topic:
         return Route("metadata", lookup, form, topic, (), tuple(reasons + ["listing fields only: an exact lookup"]))
     if form == "yesno" and not lookup.authors:
-        return Route("retrieval", Lookup(), form, topic, (), tuple(reasons + [
-            f"a yes/no question about a paper named by its content ({topic!r}): its own listing line answers it"]))
+        return Route("retrieval", Lookup(), form, residue, (), tuple(reasons + [
+            f"a yes/no question about a paper named by its content ({residue!r}): its own listing line answers it"]))
     return Route("mixed", lookup, form, topic, (), tuple(reasons + [f"topic {topic!r} ranked within the lookup"]))
 
 

@@ -65,8 +65,14 @@ class Settings(BaseSettings):
     dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in the fusion.")
 
     # --- answering ---------------------------------------------------------------------------
-    generator: Literal["extractive", "llm"] = Field("extractive", description="Who writes the answer: extractive (no model) or llm (local transformers model).")
-    llm_model: str | None = Field(None, description="Generator model for generator=llm: hub name or local path, e.g. Qwen/Qwen2.5-0.5B-Instruct.")
+    generator: Literal["extractive", "llm"] = Field("extractive", description="Who writes the answer: extractive (no model) or llm (a language model, see llm_backend).")
+    llm_backend: Literal["transformers", "openai"] = Field("transformers", description="Where the LLM runs: transformers (loaded in this process) or openai (any OpenAI-compatible server: Ollama, llama-server, vLLM, LM Studio, transformers serve).")
+    llm_model: str | None = Field(None, description="Generator model for generator=llm: hub name or local path (transformers), or the server's model name (openai), e.g. Qwen/Qwen2.5-0.5B-Instruct.")
+    llm_base_url: str | None = Field(None, description="Server backend: the API's base URL, e.g. http://127.0.0.1:11434/v1 (Ollama) or http://127.0.0.1:8000/v1 (transformers serve, vLLM).")
+    llm_api_key: SecretStr | None = Field(None, description="Server backend: API key sent as a bearer token, when the server wants one (never read from OPENAI_API_KEY).")
+    llm_timeout: float = Field(60.0, gt=0, le=3600, description="Server backend: seconds to wait to connect, for the first token and between tokens; past it the answer is extractive, labelled with the reason.")
+    llm_context: int | None = Field(None, ge=256, le=10_000_000, description="The model's context window in tokens. Default: the model's config (in process, or a local folder named by llm_model or llm_tokenizer), else 4096 for a server.")
+    llm_tokenizer: str | None = Field(None, description="Server backend: tokenizer that counts prompt tokens (local folder or cached hub name). Default: llm_model when it is one, else a conservative estimate; 'estimate' forces the estimate.")
     max_new_tokens: int = Field(256, ge=1, le=4096, description="Most tokens the LLM may write.")
     llm_device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where the LLM runs: auto follows `device` (a GPU when present, else the CPU).")
     llm_dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field("auto", description="LLM weight type: auto is bfloat16 on a GPU (float16 where bf16 is unsupported), float32 on the CPU.")

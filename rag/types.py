@@ -24,6 +24,7 @@ class Paper:
     year: int | None = None
     url: str | None = None
     venue: str | None = None
+    room: str | None = None  # where the session met, as its page names it ("Auditorium")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

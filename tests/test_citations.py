@@ -153,8 +153,8 @@ def test_docstring_examples_of_the_new_modules():
     import doctest
 
     import rag.citations
-    import rag.generate
+    import rag.prompting
 
-    for module in (rag.citations, rag.generate):
+    for module in (rag.citations, rag.prompting):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0

@@ -54,7 +54,7 @@ def _script(gen: LLMGenerator, text: str, seen: list | None = None):
     """A stand-in for the model call that 'generates' `text` token by token (records what was consumed)."""
     ids = gen.tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    def token_ids(input_ids, max_new_tokens):
+    def token_ids(input_ids, max_new_tokens, temperature=0.0):
         assert len(input_ids) + max_new_tokens <= gen.builder.context
         for i in ids:
             if seen is not None:
@@ -92,9 +92,10 @@ def test_loads_the_tiny_model_with_the_production_loader(llm, tiny_llm_dir):
     assert next(llm.model.parameters()).dtype.__str__() == "torch.float32"
 
 
-def test_ask_runs_the_whole_pipeline_through_the_model(llm_assistant, llm):
+def test_ask_runs_the_whole_pipeline_through_the_model(llm_assistant, llm, tiny_llm_dir):
     answer = llm_assistant.ask(FACTOID)
     _check_answer(answer, llm_assistant)
+    assert answer.model == str(tiny_llm_dir) == answer.to_dict()["model"]
     assert answer.evidence is not None and not any("could not load" in w for w in answer.warnings)
     stats = llm.last_stats
     assert 0 < stats["prompt_tokens"] <= llm.builder.budget
@@ -109,6 +110,21 @@ def test_streaming_pieces_join_to_the_final_text(llm_assistant):
     assert "".join(pieces[:-1]) == final.text
     _check_answer(final, llm_assistant)
     assert final.timings["first_token_ms"] <= final.timings["total_ms"]
+
+
+def test_per_question_options_apply_to_that_question_only(llm_assistant, llm, monkeypatch):
+    short = llm_assistant.ask(FACTOID, max_new_tokens=4)
+    assert short.generator == "llm" and 0 < llm.last_stats["new_tokens"] <= 4
+    assert llm_assistant.ask(FACTOID).text != short.text and llm.last_stats["new_tokens"] > 4, "the default length again"
+    assert llm._generation_config(8, 0.7).do_sample and not llm._generation_config(8, 0.0).do_sample
+    greedy = llm_assistant.ask(FACTOID).text
+    assert any(llm_assistant.ask(FACTOID, llm_temperature=1.5).text != greedy for _ in range(2)), "sampled"
+    calls: list[int] = []
+    original = llm.token_ids
+    monkeypatch.setattr(llm, "token_ids", lambda *a, **k: (calls.append(1), original(*a, **k))[1])
+    strict = llm_assistant.ask(FACTOID, abstain_threshold=1.01)
+    assert strict.abstained and strict.model == llm.model_name and calls == []
+    assert not llm_assistant.ask(FACTOID).abstained and calls == [1], "the default threshold again, and the model called"
 
 
 def test_greedy_decoding_is_reproducible(llm_assistant):

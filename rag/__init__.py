@@ -20,7 +20,7 @@ _EXPORTS = {
     "Answer": "types", "Citation": "types", "Hit": "types", "Passage": "types", "Paper": "types",
     "Settings": "settings", "load_settings": "settings", "Filters": "retrieve",
     "RagError": "errors", "QuestionError": "errors", "CorpusError": "errors", "IndexMissingError": "errors",
-    "IndexMismatchError": "errors", "IndexCorruptError": "errors", "ModelLoadError": "errors", "SettingsError": "errors",
+    "IndexMismatchError": "errors", "IndexCorruptError": "errors", "ModelLoadError": "errors", "SettingsError": "errors", "StoreUnavailableError": "errors",
     "ABSTAIN_TEXT": "prompts",
 }
 
@@ -29,7 +29,7 @@ __all__ = sorted(_EXPORTS)
 if TYPE_CHECKING:  # pragma: no cover
     from .assistant import Assistant, ask, search
     from .errors import (CorpusError, IndexCorruptError, IndexMismatchError, IndexMissingError, ModelLoadError,
-                         QuestionError, RagError, SettingsError)
+                         QuestionError, RagError, SettingsError, StoreUnavailableError)
     from .prompts import ABSTAIN_TEXT
     from .retrieve import Filters
     from .settings import Settings, load_settings

@@ -69,7 +69,7 @@ class Assistant:
 
     def corpus(self) -> Corpus:
         """The corpus the settings name, parsed now."""
-        return load_corpus(self.settings.corpus_paths)
+        return load_corpus(self.settings.corpus_paths, self.settings.id_field, self.settings.abstract_field)
 
     def index(self, rebuild: bool = False, progress: Callable[[str, int, int], None] | None = None) -> BuildReport:
         """Build or update the index on disk, then (re)open it."""

@@ -60,22 +60,52 @@ def _filters_from(args: argparse.Namespace) -> dict[str, str] | None:
 
 
 def _progress_bar() -> Callable[[str, int, int], None]:
-    """A tqdm bar on stderr for the embedding stage."""
-    state: dict[str, Any] = {}
+    """One tqdm bar on stderr: papers done of all, with chunks per second beside papers per second and the ETA."""
+    state: dict[str, Any] = {"chunks": 0}
 
     def update(stage: str, done: int, total: int) -> None:
         from tqdm import tqdm
 
-        bar = state.get(stage)
+        if stage == "chunks":
+            state["chunks"] = done
+            return
+        bar = state.get("bar")
         if bar is None:
             if total == 0:
                 return
-            bar = state[stage] = tqdm(total=total, desc=stage, unit="chunk", file=sys.stderr, leave=False)
+            bar = state["bar"] = tqdm(total=total, desc="indexing", unit="paper", file=sys.stderr, leave=False, dynamic_ncols=True)
+        elapsed = bar.format_dict.get("elapsed") or 0.0
+        if elapsed > 0:
+            bar.set_postfix_str(f"{state['chunks']:,} chunks, {state['chunks'] / elapsed:.0f} chunks/s", refresh=False)
         bar.update(done - bar.n)
         if done >= total:
+            bar.refresh()
             bar.close()
 
     return update
+
+
+class _OursOnly(logging.Filter):
+    """Console lines from rag and eval only; other libraries' records (e.g. bm25s' "Building index
+    from tokens", which bm25s logs at DEBUG after setting its own logger to DEBUG on import) stay
+    off, unless -v or they are errors."""
+
+    def __init__(self, verbose: bool):
+        super().__init__()
+        self.verbose = verbose
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ours = record.name.split(".")[0] in ("rag", "eval", "__main__")
+        return ours or record.levelno >= logging.ERROR or (self.verbose and record.levelno >= logging.INFO)
+
+
+def _setup_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("rag: %(message)s"))
+    handler.addFilter(_OursOnly(verbose))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -86,6 +116,9 @@ def cmd_index(args: argparse.Namespace) -> int:
     report = assistant.index(rebuild=args.rebuild, progress=_progress_bar() if settings.progress else None)
     for warning in report.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    if not report.unchanged:  # every merge is reported, once, when it shapes the index
+        for merge in report.merges:
+            print(f"merged: {merge}", file=sys.stderr)
     if args.json:
         print(json.dumps({**report.__dict__, "path": str(report.path)}, indent=2))
     else:
@@ -174,13 +207,21 @@ def cmd_settings(args: argparse.Namespace) -> int:
     settings = _settings_from(args)
     data = json.loads(settings.model_dump_json())
     data["resolved"] = {"corpus_paths": [str(p) for p in settings.corpus_paths], "corpus_name": settings.resolved_corpus_name,
-                        "index_dir": str(settings.resolved_index_dir), "embed_backend": settings.resolved_embed_backend}
+                        "index_dir": str(settings.resolved_index_dir), "embed_backend": settings.resolved_embed_backend,
+                        "model_cache_dir": str(settings.resolved_model_cache_dir),
+                        "vector_store": f"chroma server {settings.chroma_host}:{settings.chroma_port}" if settings.server_mode else "local chroma"}
     print(json.dumps(data, indent=2))
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Score question files with each run of a config (default: the configured settings); see eval/runner.py."""
+    if args.beir:
+        from eval.beir import markdown, run_beir
+
+        section = run_beir(args.beir, settings=_settings_from(args), out=args.out, progress=not args.quiet)
+        print(markdown(section))
+        return 0
     from eval.report import readme_table
     from eval.runner import run_eval
 
@@ -236,6 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fresh", action="store_true", help="score every question again instead of resuming")
     p.add_argument("--judge-model", metavar="NAME_OR_PATH", help="model that grades answers 1-5 (optional LLM judge; a server model with --llm-backend openai)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--beir", metavar="DIR", help="score retrieval on a BEIR-format folder (corpus.jsonl, queries.jsonl, qrels/test.tsv): "
+                   "nDCG@10, recall@10/100 and MRR for each retriever beside plain BM25")
     _settings_flags(p)
     p.set_defaults(func=cmd_eval)
 
@@ -248,9 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="rag: %(message)s")
-    for noisy in ("chromadb", "bm25s", "httpx", "onnxruntime", "sentence_transformers", "transformers"):
-        logging.getLogger(noisy).setLevel(logging.WARNING if args.verbose else logging.ERROR)
+    _setup_logging(args.verbose)
     try:
         return args.func(args)
     except RagError as exc:

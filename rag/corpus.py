@@ -1,15 +1,23 @@
 """Corpus files -> one `Paper` record per distinct paper.
 
 Reads three listing-page layouts (ICLR oral session, ICLR poster session, paper-listing pages) and
-user collections in JSONL or CSV. Listings of the same paper (same normalized title) on several
-pages merge into one record that keeps every page and the listing metadata (session, presentation,
-poster number, award). Page chrome ("Subscribe", "Mar 20", ...) never reaches a record.
+user collections in JSONL or CSV (a BEIR `corpus.jsonl` as it is: `_id`, `title`, `text`), streaming
+them line by line. A record's `id` (or `_id`, `doc_id`, `paper_id`, or the field named in settings)
+is kept as the paper id; the abstract comes from `abstract`, `text`, `content` or `summary` (or the
+named field).
+
+Records merge only when they are the same paper: the same id, or (without ids) the same title and
+the same abstract (equal once case, punctuation and markup are ignored, or >= 95% the same
+characters: one text rendered twice, e.g. LaTeX and plain). A merged paper keeps every page and the
+listing metadata (session, presentation, poster number, award); every merge is reported in
+`Corpus.merges`. Same title with another abstract stays two papers (with a warning). Page chrome
+("Subscribe", "Mar 20", ...) never reaches a record.
 
 Does not: fetch pages, parse HTML, or guess metadata a page does not state.
 """
 from __future__ import annotations
 
-import csv
+import difflib
 import hashlib
 import json
 import re
@@ -19,10 +27,11 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from .errors import CorpusError
+from .records import ABSTRACT_FIELDS, AUTHOR_SEP, ID_FIELDS, Listing, _read_csv, _read_jsonl, split_authors  # noqa: F401
 from .types import Paper
 
 SUPPORTED_SUFFIXES = (".txt", ".jsonl", ".csv")
-AUTHOR_SEP = " · "
+SAME_TEXT_RATIO = 0.95
 
 # Lines of page furniture seen on the listing pages; compared case-insensitively after stripping.
 CHROME_LINES = {
@@ -44,25 +53,6 @@ GLUED_CHROME_RE = re.compile(r"^Subscribe(?=[A-Z0-9])")
 
 
 @dataclass
-class Listing:
-    """One appearance of a paper on one page (before merging)."""
-
-    title: str
-    abstract: str
-    page: str
-    line: int
-    authors: tuple[str, ...] = ()
-    session: str | None = None
-    presentation: str | None = None
-    poster_number: str | None = None
-    award: str | None = None
-    year: int | None = None
-    url: str | None = None
-    venue: str | None = None
-    room: str | None = None
-
-
-@dataclass
 class PageInfo:
     """What was read from one corpus file."""
 
@@ -80,6 +70,7 @@ class Corpus:
     papers: list[Paper]
     pages: list[PageInfo]
     warnings: list[str] = field(default_factory=list)
+    merges: list[str] = field(default_factory=list)  # one line per record merged into an earlier one
 
     def __post_init__(self) -> None:
         self.by_id: dict[str, Paper] = {p.paper_id: p for p in self.papers}
@@ -123,18 +114,6 @@ def paper_id_for(title: str) -> str:
     norm = normalize_title(title)
     slug = "-".join(norm.split())[:48].rstrip("-") or "paper"
     return f"{slug}-{hashlib.sha1(norm.encode()).hexdigest()[:8]}"
-
-
-def split_authors(value: str | Iterable[str] | None) -> tuple[str, ...]:
-    """Author list from " · ", ";" or "," separated text, or from a list."""
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        sep = AUTHOR_SEP.strip() if AUTHOR_SEP.strip() in value else (";" if ";" in value else ",")
-        parts: Iterable[str] = value.split(sep)
-    else:
-        parts = value
-    return tuple(" ".join(str(p).split()) for p in parts if str(p).strip())
 
 
 # --------------------------------------------------------------------------------------------
@@ -255,66 +234,6 @@ def parse_page(text: str, page: str, path: Path | None = None) -> tuple[list[Lis
 
 
 # --------------------------------------------------------------------------------------------
-# user collections: JSONL and CSV
-
-def _record_to_listing(rec: dict, page: str, line: int) -> Listing:
-    """A listing from a JSON/CSV record; raises ValueError with the reason when it is unusable."""
-    if not isinstance(rec, dict):
-        raise ValueError("not an object")
-    rec = {str(k).strip().lower(): v for k, v in rec.items() if k is not None}
-    title = " ".join(str(rec.get("title") or "").split())
-    abstract = " ".join(str(rec.get("abstract") or "").split())
-    if not title:
-        raise ValueError("missing 'title'")
-    if not abstract:
-        raise ValueError("missing 'abstract'")
-    year = rec.get("year")
-    if year not in (None, ""):
-        try:
-            year = int(str(year).strip())
-        except ValueError:
-            raise ValueError(f"'year' is not a number: {year!r}") from None
-    else:
-        year = None
-    return Listing(
-        title=title, abstract=abstract, page=page, line=line, authors=split_authors(rec.get("authors") or None),
-        year=year, url=(str(rec["url"]).strip() or None) if rec.get("url") else None,
-        venue=(str(rec["venue"]).strip() or None) if rec.get("venue") else None,
-    )
-
-
-def _read_jsonl(text: str, page: str, path: Path) -> tuple[list[Listing], list[str]]:
-    listings, warnings = [], []
-    for no, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            listings.append(_record_to_listing(json.loads(line), page, no))
-        except json.JSONDecodeError as exc:
-            warnings.append(f"{path}:{no}: not valid JSON ({exc.msg}); skipped")
-        except ValueError as exc:
-            warnings.append(f"{path}:{no}: {exc}; skipped")
-    return listings, warnings
-
-
-def _read_csv(text: str, page: str, path: Path) -> tuple[list[Listing], list[str]]:
-    listings, warnings = [], []
-    reader = csv.DictReader(text.splitlines())
-    fields = {f.strip().lower() for f in reader.fieldnames or []}
-    if not {"title", "abstract"} <= fields:
-        raise CorpusError(f"{path}: a CSV corpus needs a header with 'title' and 'abstract' columns (found: {sorted(fields) or 'none'})")
-    for rec in reader:
-        no = reader.line_num
-        try:
-            if None in rec:  # more cells than header columns
-                raise ValueError(f"{len(rec[None])} extra cell(s) beyond the header")
-            listings.append(_record_to_listing(rec, page, no))
-        except ValueError as exc:
-            warnings.append(f"{path}:{no}: {exc}; skipped")
-    return listings, warnings
-
-
-# --------------------------------------------------------------------------------------------
 # loading and merging
 
 def corpus_files(paths: Iterable[Path]) -> list[Path]:
@@ -335,66 +254,155 @@ def corpus_files(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
-def read_file(path: Path) -> tuple[list[Listing], PageInfo, list[str]]:
-    """Listings of one corpus file; unreadable or empty files raise `CorpusError` naming the path."""
+def iter_file(path: Path, id_field: str | None = None, abstract_field: str | None = None,
+              warnings: list[str] | None = None) -> Iterator[Listing]:
+    """Listings of one corpus file, streamed (JSONL and CSV line by line); skipped rows go to `warnings`.
+
+    Unreadable files raise `CorpusError` naming the path; so does a file with no usable record.
+    """
+    warnings = warnings if warnings is not None else []
+    suffix = path.suffix.lower()
+    found = 0
+    first_warning = len(warnings)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        if suffix in (".jsonl", ".csv"):
+            with path.open(encoding="utf-8-sig", newline="" if suffix == ".csv" else None) as f:
+                rows = (_read_jsonl if suffix == ".jsonl" else _read_csv)(f, path.stem, path, id_field, abstract_field)
+                for listing, warning in rows:
+                    if listing is None:
+                        warnings.append(warning or "")
+                    else:
+                        found += 1
+                        yield listing
+        else:
+            listings, _, page_warnings = parse_page(path.read_text(encoding="utf-8-sig"), path.stem, path)
+            warnings.extend(page_warnings)
+            found = len(listings)
+            yield from listings
     except UnicodeDecodeError:
         raise CorpusError(f"{path}: not UTF-8 text; save it as UTF-8 (listing page .txt, .jsonl or .csv)") from None
     except OSError as exc:
         raise CorpusError(f"cannot read corpus file {path}: {exc.strerror or exc}") from None
-    page = path.stem
-    suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        listings, warnings = _read_jsonl(text, page, path)
-        info = PageInfo(page=page, path=str(path), layout="jsonl", listings=len(listings))
-    elif suffix == ".csv":
-        listings, warnings = _read_csv(text, page, path)
-        info = PageInfo(page=page, path=str(path), layout="csv", listings=len(listings))
-    else:
-        listings, info, warnings = parse_page(text, page, path)
-    if not listings:
-        detail = f" ({len(warnings)} rows skipped, first: {warnings[0]})" if warnings else ""
+    if not found:
+        skipped = warnings[first_warning:]
+        detail = f" ({len(skipped)} rows skipped, first: {skipped[0]})" if skipped else ""
         raise CorpusError(f"{path}: no papers found{detail}")
-    return listings, info, warnings
+
+
+def read_file(path: Path, id_field: str | None = None, abstract_field: str | None = None) -> tuple[list[Listing], PageInfo, list[str]]:
+    """Listings of one corpus file with its description and warnings (see `iter_file`)."""
+    warnings: list[str] = []
+    listings = list(iter_file(path, id_field, abstract_field, warnings))
+    return listings, _page_info(path, listings), warnings
+
+
+def _page_info(path: Path, listings: list[Listing]) -> PageInfo:
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".csv"):
+        return PageInfo(page=path.stem, path=str(path), layout=suffix[1:], listings=len(listings))
+    session = listings[0].session if listings else None
+    return PageInfo(page=path.stem, path=str(path), layout=detect_layout(path.read_text(encoding="utf-8-sig")),
+                    listings=len(listings), session=session)
+
+
+def _same_text(a: str, b: str) -> bool:
+    """Two abstracts of one paper: equal ignoring case, punctuation and markup, or >= 95% the same."""
+    if normalize_title(a) == normalize_title(b):
+        return True
+    m = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    return m.real_quick_ratio() >= SAME_TEXT_RATIO and m.quick_ratio() >= SAME_TEXT_RATIO and m.ratio() >= SAME_TEXT_RATIO
+
+
+class _Merger:
+    """Groups listings into papers as they stream in: by id, else by title and abstract."""
+
+    def __init__(self) -> None:
+        self.groups: list[list[Listing]] = []
+        self.by_id: dict[str, int] = {}
+        self.by_title: dict[str, list[int]] = {}
+        self.merges: list[str] = []
+        self.warnings: list[str] = []
+
+    def add(self, listing: Listing) -> None:
+        where = f"{listing.page}:{listing.line}"
+        if listing.paper_id:
+            g = self.by_id.get(listing.paper_id)
+            if g is None:
+                self.by_id[listing.paper_id] = len(self.groups)
+                self.groups.append([listing])
+            else:
+                first = self.groups[g][0]
+                self.merges.append(f"{where}: record {listing.paper_id!r} merged into the one at {first.page}:{first.line} (same id)")
+                self.groups[g].append(listing)
+            return
+        key = normalize_title(listing.title)
+        same_title = self.by_title.setdefault(key, [])
+        for g in same_title:
+            first = self.groups[g][0]
+            if _same_text(first.abstract, listing.abstract):
+                self.merges.append(f"{where}: {listing.title[:60]!r} merged into the listing at {first.page}:{first.line} (same title and abstract)")
+                self.groups[g].append(listing)
+                return
+        if same_title:
+            first = self.groups[same_title[0]][0]
+            self.warnings.append(f"{where}: {listing.title[:60]!r} has the title of {first.page}:{first.line} but another abstract; kept as a separate paper")
+        same_title.append(len(self.groups))
+        self.groups.append([listing])
+
+    def papers(self) -> list[Paper]:
+        papers, used = [], set()
+        for group in self.groups:
+            paper = _merge_group(group)
+            if paper.paper_id in used:  # same title, other abstract: the second one's id also hashes its text
+                norm = normalize_title(paper.title) + "\n" + normalize_title(paper.abstract)
+                paper = Paper(**{**paper.to_dict(), "paper_id": f"{paper.paper_id}-{hashlib.sha1(norm.encode()).hexdigest()[:6]}"})
+            used.add(paper.paper_id)
+            papers.append(paper)
+        return papers
+
+
+def _merge_group(group: list[Listing]) -> Paper:
+    first = group[0]
+    # Prefer the spelling of a page that also names the authors (the ICLR pages), else the first.
+    title = next((l.title for l in group if l.authors), first.title)
+
+    def pick(attr: str):
+        return next((getattr(l, attr) for l in group if getattr(l, attr)), None)
+
+    return Paper(
+        paper_id=first.paper_id or paper_id_for(title), title=title,
+        abstract=max((l.abstract for l in group), key=len),
+        authors=pick("authors") or (),
+        pages=tuple(dict.fromkeys(l.page for l in group)),
+        session=pick("session"), presentation=pick("presentation"), poster_number=pick("poster_number"),
+        award=pick("award"), year=pick("year"), url=pick("url"), venue=pick("venue"), room=pick("room"),
+    )
 
 
 def merge_listings(listings: Iterable[Listing]) -> list[Paper]:
-    """One Paper per normalized title, in order of first appearance, with all pages and metadata."""
-    groups: dict[str, list[Listing]] = {}
+    """One Paper per distinct paper (same id, or same title and abstract), in order of first appearance."""
+    merger = _Merger()
     for listing in listings:
-        groups.setdefault(normalize_title(listing.title), []).append(listing)
-    papers = []
-    for group in groups.values():
-        first = group[0]
-        # Prefer the spelling of a page that also names the authors (the ICLR pages), else the first.
-        title = next((l.title for l in group if l.authors), first.title)
-
-        def pick(attr: str):
-            return next((getattr(l, attr) for l in group if getattr(l, attr)), None)
-
-        papers.append(Paper(
-            paper_id=paper_id_for(title), title=title,
-            abstract=max((l.abstract for l in group), key=len),
-            authors=pick("authors") or (),
-            pages=tuple(dict.fromkeys(l.page for l in group)),
-            session=pick("session"), presentation=pick("presentation"), poster_number=pick("poster_number"),
-            award=pick("award"), year=pick("year"), url=pick("url"), venue=pick("venue"), room=pick("room"),
-        ))
-    return papers
+        merger.add(listing)
+    return merger.papers()
 
 
-def load_corpus(paths: Iterable[Path]) -> Corpus:
-    """Read every corpus file and merge the listings into distinct papers."""
-    all_listings: list[Listing] = []
+def load_corpus(paths: Iterable[Path], id_field: str | None = None, abstract_field: str | None = None) -> Corpus:
+    """Read every corpus file, streaming, and merge the records into distinct papers."""
+    merger = _Merger()
     pages: list[PageInfo] = []
     warnings: list[str] = []
     for path in corpus_files(paths):
-        listings, info, file_warnings = read_file(path)
-        all_listings.extend(listings)
-        pages.append(info)
-        warnings.extend(file_warnings)
-    return Corpus(papers=merge_listings(all_listings), pages=pages, warnings=warnings)
+        count = 0
+        session = None
+        for listing in iter_file(path, id_field, abstract_field, warnings):
+            merger.add(listing)
+            count += 1
+            session = session or listing.session
+        layout = path.suffix.lower()[1:] if path.suffix.lower() in (".jsonl", ".csv") else detect_layout(path.read_text(encoding="utf-8-sig"))
+        pages.append(PageInfo(page=path.stem, path=str(path), layout=layout, listings=count, session=session))
+    papers = merger.papers()
+    return Corpus(papers=papers, pages=pages, warnings=warnings + merger.warnings, merges=merger.merges)
 
 
 def iter_fields(paper: Paper) -> Iterator[tuple[str, str]]:
@@ -407,4 +415,4 @@ def iter_fields(paper: Paper) -> Iterator[tuple[str, str]]:
             yield label, str(value)
 
 
-__all__ = ["Corpus", "Listing", "PageInfo", "load_corpus", "merge_listings", "normalize_title", "paper_id_for", "parse_page", "read_file"]
+__all__ = ["Corpus", "Listing", "PageInfo", "iter_file", "load_corpus", "merge_listings", "normalize_title", "paper_id_for", "parse_page", "read_file"]

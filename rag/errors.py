@@ -36,3 +36,7 @@ class IndexCorruptError(RagError):
 
 class ModelLoadError(RagError):
     """A model (embedder or generator) could not be loaded."""
+
+
+class StoreUnavailableError(RagError):
+    """The Chroma server cannot be reached, refuses the token, or lacks the index's collection."""

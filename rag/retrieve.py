@@ -123,10 +123,9 @@ class Retriever:
         if allowed is not None and not allowed:
             return []
         where = {"paper_id": {"$in": allowed}} if allowed is not None else None
-        res = self.index.collection.query(query_embeddings=[self.embed_query(query)], n_results=min(n, len(self.index.chunks)),
-                                          where=where, include=["distances"])
+        ids, distances = self.index.query(self.embed_query(query), min(n, len(self.index.chunks)), where)  # local or server
         pos = self.index.chunk_pos
-        return [(pos[cid], 1.0 - float(dist)) for cid, dist in zip(res["ids"][0], res["distances"][0]) if cid in pos]
+        return [(pos[cid], 1.0 - float(dist)) for cid, dist in zip(ids, distances) if cid in pos]
 
     def lexical(self, query: str, n: int, allowed: list[str] | None) -> list[tuple[int, float]]:
         """(chunk position, BM25 score) best first; only chunks sharing a term with the query."""

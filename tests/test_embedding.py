@@ -35,7 +35,7 @@ def test_int8_onnx_vectors_agree_with_fp32_sentence_transformers():
     papers = load_corpus([SEEDS]).papers[::10]
     texts = [f"{p.title}. {p.abstract}" for p in papers] + ["a short query about graph neural networks"]
     fp32 = TorchEmbedder(settings.embed_model, device="cpu", batch_size=16).embed(texts)
-    int8 = OnnxInt8Embedder(settings.embed_model, settings.cache_dir).embed(texts)
+    int8 = OnnxInt8Embedder(settings.embed_model, settings.resolved_model_cache_dir).embed(texts)
     assert fp32.shape == int8.shape == (len(texts), 384)
     np.testing.assert_allclose(np.linalg.norm(int8, axis=1), 1.0, rtol=1e-5)
     cos = (fp32 * int8).sum(axis=1)

@@ -32,7 +32,9 @@ log = logging.getLogger(__name__)
 # Settings that change what the index holds: they cannot be switched per question (the eval gives
 # runs that change them an index of their own).
 INDEX_SHAPING = frozenset({"data_dir", "corpus", "corpus_name", "index_dir", "embed_model", "embed_backend", "device",
-                           "chunk_tokens", "chunk_overlap", "embed_batch_size"})
+                           "chunk_tokens", "chunk_overlap", "embed_batch_size", "embed_dtype", "model_cache_dir",
+                           "id_field", "abstract_field", "chroma_host", "chroma_port", "chroma_token",
+                           "chroma_tenant", "chroma_database"})
 
 
 class Assistant:

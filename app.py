@@ -72,7 +72,10 @@ class Backend:
 
     # progress(stage, done, total) from the index build: one console line, updated in place
     def _on_progress(self, stage: str, done: int, total: int) -> None:
-        self.status = f"building the index: {stage} {done:,}/{total:,} passages"
+        if stage == "chunks":  # the papers stage carries the same step; one line is enough
+            return
+        unit = "papers" if stage == "papers" else "passages"
+        self.status = f"building the index: embedding {unit} {done:,}/{total:,}"
         now = time.perf_counter()
         if now - self._last_print > 0.5 or done >= total:
             self._last_print = now

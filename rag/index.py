@@ -62,7 +62,21 @@ def index_home(settings: Settings) -> Path:
 
 
 def embedder_identity(settings: Settings) -> str:
-    return f"{settings.embed_model}|{settings.resolved_embed_backend}"
+    """What made the vectors. The int8 export's version is part of it: vectors of an older export
+    differ slightly from a new one's queries, so an index built with it is rebuilt once."""
+    backend = settings.resolved_embed_backend
+    if backend == "onnx-int8":
+        from .embedding import EXPORT_VERSION
+
+        return f"{settings.embed_model}|{backend}|export-v{EXPORT_VERSION}"
+    return f"{settings.embed_model}|{backend}"
+
+
+def _only_export_differs(manifest: dict[str, Any], settings: Settings) -> bool:
+    """Same model, backend and format, another version of our int8 export (or none recorded)."""
+    old, new = str(manifest.get("embedder", "")), embedder_identity(settings)
+    return (old != new and manifest.get("format") == FORMAT_VERSION
+            and old.split("|export-")[0] == new.split("|export-")[0])
 
 
 # --------------------------------------------------------------------------------------------
@@ -292,9 +306,12 @@ def build_index(settings: Settings, corpus: Corpus, embedder_factory: Callable[[
                 old_manifest = json.loads((live / "manifest.json").read_text())
             except (OSError, ValueError):
                 raise IndexCorruptError(f"index at {live} is damaged (unreadable manifest): {REBUILD_HINT}") from None
-            if old_manifest.get("embedder") != embedder_identity(settings) or old_manifest.get("format") != FORMAT_VERSION:
+            if _only_export_differs(old_manifest, settings):  # our int8 export changed: re-embed everything once
+                log.warning("the int8 embedder changed since %s was built: re-embedding the collection", live.name)
+                live, old_manifest = None, {}
+            elif old_manifest.get("embedder") != embedder_identity(settings) or old_manifest.get("format") != FORMAT_VERSION:
                 raise IndexMismatchError(f"index at {live} was built with {old_manifest.get('embedder')!r}, settings ask for {embedder_identity(settings)!r}: {REBUILD_HINT}")
-            if _same_shape(old_manifest, shape_of(settings, corpus)):
+            if live is not None and _same_shape(old_manifest, shape_of(settings, corpus)):
                 return BuildReport(live, len(corpus), int(old_manifest.get("chunks", 0)), 0, 0, True, False,
                                    time.perf_counter() - started, list(corpus.warnings), list(corpus.merges), store.describe())
         reuse = live if live is not None and old_manifest.get("store", "local") == store.kind else None

@@ -153,11 +153,12 @@ def test_a_down_server_says_where_and_what_to_do(tmp_path, capsys):
         Assistant(settings).search("contrastive learning")
     home = index_home(settings)
     assert not (home / "CURRENT").exists() and not [p for p in home.iterdir() if p.name.startswith("v-")], "nothing half-written"
+    capsys.readouterr()  # only what the CLI call below prints is checked
     code = main(["search", "contrastive", "--corpus", str(corpus), "--index-dir", str(tmp_path / "index"),
                  "--chroma-host", "127.0.0.1", "--chroma-port", str(port), "--no-progress"])
     err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and err[-1].startswith(f"error: cannot reach the Chroma server at 127.0.0.1:{port}")
-    assert not any("Traceback" in line for line in err) and sum(line.startswith("error:") for line in err) == 1
+    assert code == 2 and err[-1].startswith(f"error: cannot reach the Chroma server at 127.0.0.1:{port}"), err
+    assert not any("Traceback" in line for line in err) and sum(line.startswith("error:") for line in err) == 1, err
 
 
 class TokenProxy:

@@ -257,18 +257,21 @@ class Assistant:
                      uncited=tuple(draft.uncited), weak=tuple(draft.weak), query=query, route=routed.route.name,
                      confidence=verdict.confidence if verdict is not None else None, model=draft.model)
 
-    def answerability_signals(self, question: str, **options: Any) -> dict[str, float]:
-        """The answerability features of a question, retrieved as `ask` retrieves (no model needed: for training)."""
+    def _retrieve_for(self, question: str, options: dict[str, Any]) -> tuple[str, Settings, list[Hit]]:
+        """The checked question, its settings and the top_k papers, retrieved as `ask` retrieves them."""
         settings, filters = self._per_call(dict(options))
         question = self._check_question(question, settings)
         hits = self.retriever.search(question, k=settings.top_k, mode=settings.retriever, filters=filters, settings=settings)
+        return question, settings, hits
+
+    def answerability_signals(self, question: str, **options: Any) -> dict[str, float]:
+        """The answerability features of a question, retrieved as `ask` retrieves (no model needed: for training)."""
+        question, _, hits = self._retrieve_for(question, options)
         return signals(question, hits, self._get_collection(), self._query_vector(question), self.embed).features
 
     def judge(self, question: str, **options: Any) -> Verdict:
         """The answerability decision alone: probability, answerable, missing concepts (no generator runs)."""
-        settings, filters = self._per_call(dict(options))
-        question = self._check_question(question, settings)
-        hits = self.retriever.search(question, k=settings.top_k, mode=settings.retriever, filters=filters, settings=settings)
+        question, settings, hits = self._retrieve_for(question, options)
         return self._get_answerability(settings).judge(question, hits, self._query_vector(question), self.embed, settings.min_confidence)
 
     def ask(self, question: str, **options: Any) -> Answer:

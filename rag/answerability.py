@@ -66,10 +66,10 @@ FEATURES = (
     "phr_min_top",        # the least-covered salient phrase's best cosine in the top paper
     "phr_min_joint",      # best top-k paper on its least-covered phrase (semantic co-occurrence)
     "phr_min_any",        # the least-covered phrase's best cosine anywhere
-    "word_min_top",       # the least-covered salient word in the top paper: 1 if there, else its best cosine there
-    "word_mean_top",      # ... rarity-weighted mean over the salient words
-    "word_min_joint",     # the best top-k paper on its least-covered salient word (word-level co-occurrence)
-    "word_min_any",       # the least-covered salient word's best cosine anywhere (1 if some abstract has it)
+    "word_min_top",       # of the salient words the top paper lacks (rarest MAX_WORDS), the lowest best cosine there
+    "word_mean_top",      # rarity-weighted mean over all salient words: 1 if the top paper holds it, its cosine, or 0 (past MAX_WORDS)
+    "word_min_joint",     # the best top-k paper on its least-covered lacking word (word-level co-occurrence)
+    "word_min_any",       # the least-covered lacking word's best cosine anywhere (1 if some abstract has it)
     "fused_top",          # the fused retrieval score of the top paper
     "fused_margin",       # ... minus the second paper's
     "bm25_top_norm",      # top passage BM25 score over the question's total idf
@@ -246,7 +246,7 @@ def signals(question: str, hits: Sequence[Hit], col: Collection, qvec: np.ndarra
         f["sem_top_paper"] = best[0]
         f["sem_margin"] = best[0] - (max(best[1:]) if len(best) > 1 else 0.0)
     # Salient words one by one: a paraphrase ("GNNs") is near its passage ("graph neural networks").
-    units = list(dict.fromkeys(w for w, ts in words if any(t in salient for t in ts)))[:MAX_WORDS]
+    units = lacking_words(words, salient, paper_terms[0] if hits else frozenset())
     if (phr or units) and embed is not None:
         vecs = embed([p.text for p in phr] + units)
         pv, wv = vecs[:len(phr)], vecs[len(phr):]
@@ -260,7 +260,6 @@ def signals(question: str, hits: Sequence[Hit], col: Collection, qvec: np.ndarra
         if units:
             stems = {w: [t for t in ts if t in salient] for w, ts in words}
             wsims = np.stack([_cosines(col.chunk_vectors, v) for v in wv], axis=1)  # chunks x words
-            weights = [max(salient[t] for t in stems[u]) for u in units]
 
             def support(pid: str, terms: frozenset[str]) -> list[float]:
                 rows = col.paper_chunks.get(pid, [0])
@@ -268,16 +267,60 @@ def signals(question: str, hits: Sequence[Hit], col: Collection, qvec: np.ndarra
 
             per = [support(h.paper_id, t) for h, t in zip(hits, paper_terms)]
             f["word_min_top"] = min(per[0])
-            f["word_mean_top"] = sum(w * v for w, v in zip(weights, per[0])) / sum(weights)
+            f["word_mean_top"] = word_mean(words, salient, paper_terms[0], dict(zip(units, per[0])))
             f["word_min_joint"] = max(min(row) for row in per)
             anywhere = [1.0 if all(col.postings.get(t) for t in stems[u]) else float(wsims[:, j].max()) for j, u in enumerate(units)]
             f["word_min_any"] = min(anywhere)
     if not phr and qvec is not None:
         f["phr_min_top"] = f["phr_min_joint"] = f["sem_top_paper"]
         f["phr_min_any"] = f["sem_top"]
-    if not units:
-        f["word_min_top"] = f["word_mean_top"] = f["word_min_joint"] = f["word_min_any"] = f["lex_top_paper"]
+    if not units:  # no salient word, or the top paper holds them all (then every word feature is 1)
+        held = bool(salient) and bool(hits)
+        f["word_min_top"] = f["word_mean_top"] = f["word_min_joint"] = f["word_min_any"] = 1.0 if held else f["lex_top_paper"]
     return out
+
+
+def _word_stems(words: list[tuple[str, tuple[str, ...]]], salient: dict[str, float]) -> dict[str, list[str]]:
+    """Each distinct question word with salient stems -> those stems, in question order."""
+    out: dict[str, list[str]] = {}
+    for w, ts in words:
+        mine = [t for t in ts if t in salient]
+        if mine:
+            out.setdefault(w, mine)
+    return out
+
+
+def lacking_words(words: list[tuple[str, tuple[str, ...]]], salient: dict[str, float], terms: frozenset[str]) -> list[str]:
+    """The salient words the paper's `terms` lack (some salient stem missing), rarest first, at most MAX_WORDS.
+
+    Only these are embedded: a word the paper holds is covered (1.0) without a model call, and the
+    rarest lacking words are the asked details and absent concepts, wherever the question puts them
+    (a long question's first words are often its context).
+
+    >>> s = Scorer.from_counts({"gpu": 2, "pixel": 1, "pretrain": 40}, n=1000)
+    >>> w = question_words("How many GPUs did PIXEL pretraining use?")
+    >>> lacking_words(w, salient_terms(w, s), frozenset({"pixel", "pretrain"}))
+    ['GPUs']
+    """
+    stems = _word_stems(words, salient)
+    lacking = [w for w, ts in stems.items() if not all(t in terms for t in ts)]
+    return sorted(lacking, key=lambda w: -max(salient[t] for t in stems[w]))[:MAX_WORDS]
+
+
+def word_mean(words: list[tuple[str, tuple[str, ...]]], salient: dict[str, float], terms: frozenset[str],
+              cosines: dict[str, float]) -> float:
+    """Rarity-weighted support of the salient words: 1 for a word the paper holds, its best cosine there
+    for an embedded lacking word (`cosines`), 0 for a lacking word past the MAX_WORDS embedded ones.
+
+    >>> s = Scorer.from_counts({"graph": 2, "pixel": 2}, n=1000)
+    >>> w = question_words("graph for PIXEL")
+    >>> round(word_mean(w, salient_terms(w, s), frozenset({"pixel"}), {"graph": 0.5}), 3)
+    0.75
+    """
+    stems = _word_stems(words, salient)
+    weights = {w: max(salient[t] for t in ts) for w, ts in stems.items()}
+    got = sum(wt * (1.0 if all(t in terms for t in stems[w]) else cosines.get(w, 0.0)) for w, wt in weights.items())
+    return got / sum(weights.values()) if weights else 0.0
 
 
 def _cosines(matrix: np.ndarray, vec: np.ndarray) -> np.ndarray:
@@ -367,4 +410,4 @@ class Answerability:
 
 
 __all__ = ["FEATURES", "DEFAULT_MODEL", "Answerability", "Collection", "Model", "Signals", "Verdict", "file_sha256",
-           "load_model", "model_to_dict", "phrases", "question_words", "salient_terms", "signals"]
+           "lacking_words", "load_model", "model_to_dict", "phrases", "question_words", "salient_terms", "signals", "word_mean"]

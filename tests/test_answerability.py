@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from rag import ABSTAIN_TEXT, Assistant
-from rag.answerability import (DEFAULT_MODEL, FEATURES, MAX_WORDS, load_model, phrases, question_words, salient_terms,
-                               signals)
+from rag.answerability import (DEFAULT_MODEL, FEATURES, lacking_words, load_model, phrases, question_words, salient_terms,
+                               signals, word_mean)
 from rag.errors import ModelLoadError
 from tests.conftest import write_jsonl
 
@@ -90,10 +90,47 @@ def test_semantic_signals_match_a_direct_computation(small):
     words = question_words(question)
     phr = phrases(words, salient_terms(words, col.scorer), col.scorer)
     sal = salient_terms(words, col.scorer)
-    units = list(dict.fromkeys(w for w, ts in words if any(t in sal for t in ts)))[:MAX_WORDS]
+    units = lacking_words(words, sal, col.paper_terms[hits[0].paper_id])
     pv = small.embed([p.text for p in phr] + units)[:len(phr)]  # one batch, as signals() embeds (int8 is batch-dependent)
     best_any = [(col.chunk_vectors @ v).max() for v in pv]
     assert f["phr_min_any"] == pytest.approx(float(min(best_any)), abs=1e-5)
+
+
+def test_word_signals_look_at_the_words_the_top_paper_lacks(small):
+    col = small._get_collection()
+    # Every salient word in the top paper: nothing to embed, every word feature is 1.
+    f, hits = _features(small, "memory queue of negatives")
+    assert f["word_min_top"] == f["word_mean_top"] == f["word_min_joint"] == f["word_min_any"] == 1.0
+    # "GPUs" is the one salient word the contrastive paper lacks (no abstract has it): its cosines decide.
+    question = "How many GPUs did the contrastive pretraining with the memory queue use?"
+    f, hits = _features(small, question)
+    words = question_words(question)
+    sal = salient_terms(words, col.scorer)
+    top = col.paper_terms[hits[0].paper_id]
+    units = lacking_words(words, sal, top)
+    assert hits[0].title == CONTRASTIVE and units == ["GPUs"]
+    phr = phrases(words, sal, col.scorer)
+    gv = small.embed([p.text for p in phr] + units)[-1]  # the batch signals() embeds
+    sims = col.chunk_vectors @ gv
+    in_top = float(max(sims[i] for i in col.paper_chunks[hits[0].paper_id]))
+    assert f["word_min_top"] == pytest.approx(in_top, abs=1e-5)
+    assert f["word_min_any"] == pytest.approx(float(sims.max()), abs=1e-5)
+    assert f["word_min_joint"] == pytest.approx(max(max(sims[i] for i in col.paper_chunks[h.paper_id]) for h in hits), abs=1e-5)
+    assert f["word_mean_top"] == pytest.approx(word_mean(words, sal, top, {"GPUs": in_top}), abs=1e-6)
+
+
+def test_lacking_words_are_the_rarest_first_and_capped():
+    from rag.coverage import Scorer
+
+    s = Scorer.from_counts({"alpha": 1, "beta": 3, "gamma": 9, "delta": 20, "epsilon": 30, "zeta": 2}, n=1000)
+    w = question_words("alpha beta gamma delta epsilon zeta")
+    sal = salient_terms(w, s)
+    assert lacking_words(w, sal, frozenset({"zeta"})) == ["alpha", "beta", "gamma", "delta"]  # zeta held; the 5th cut
+    assert lacking_words(w, sal, frozenset(sal)) == []
+    # The mean: held words count 1, embedded lacking ones their cosine, lacking ones past the cap 0.
+    cos = {"alpha": 0.5, "beta": 0.5, "gamma": 0.5, "delta": 0.5}
+    expected = (sal["zeta"] + 0.5 * (sal["alpha"] + sal["beta"] + sal["gamma"] + sal["delta"])) / sum(sal.values())
+    assert word_mean(w, sal, frozenset({"zeta"}), cos) == pytest.approx(expected)
 
 
 def test_retrieval_scores_and_margins_are_read_from_the_hits(small):

@@ -5,6 +5,8 @@
 Training questions: the dev part of every question file (eval/questions/dev.jsonl is style
 "original"; eval/questions/styles/<style>.jsonl items carry `style` and `split`, and only
 split == "dev" is fitted). Test parts are read only to report, never to fit or choose anything.
+Questions the metadata router answers from the listings (Assistant.gated is False) never reach the
+decision in `ask`, so they are neither fitted nor scored here.
 
 The model: scikit-learn logistic regression on standardized rag.answerability.FEATURES (a
 probability that is calibrated by construction of the log-loss fit, and a file of a few numbers).
@@ -137,10 +139,14 @@ def main(argv: list[str] | None = None) -> None:
     items = load_items(args.questions)
     if args.dev_only:
         items = [q for q in items if q["split"] == "dev"]
-    styles = sorted({q["style"] for q in items})
-    say(f"{len(items)} questions, styles {', '.join(styles)}; dev: {sum(q['split'] == 'dev' for q in items)}")
     assistant = Assistant(load_settings(progress=False))
     assistant.answerability_signals("warm-up question")
+    # Questions the metadata router answers itself never reach the decision in `ask`: not fitted, not scored.
+    routed = [q for q in items if not assistant.gated(q["question"])]
+    items = [q for q in items if assistant.gated(q["question"])]
+    styles = sorted({q["style"] for q in items})
+    say(f"{len(items)} questions, styles {', '.join(styles)}; dev: {sum(q['split'] == 'dev' for q in items)}; "
+        f"{len(routed)} answered by the metadata router left out")
     X = featurize(items, assistant, say)
     y = np.array([q["type"] != "unanswerable" for q in items], dtype=int)
     dev = np.array([q["split"] == "dev" for q in items])

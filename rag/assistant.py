@@ -258,11 +258,23 @@ class Assistant:
                      confidence=verdict.confidence if verdict is not None else None, model=draft.model)
 
     def _retrieve_for(self, question: str, options: dict[str, Any]) -> tuple[str, Settings, list[Hit]]:
-        """The checked question, its settings and the top_k papers, retrieved as `ask` retrieves them."""
+        """The checked question, its settings and the top_k papers, retrieved as `ask` retrieves them
+        (a mixed question is narrowed to its lookup's papers, as the router narrows it in `ask`)."""
         settings, filters = self._per_call(dict(options))
         question = self._check_question(question, settings)
-        hits = self.retriever.search(question, k=settings.top_k, mode=settings.retriever, filters=filters, settings=settings)
+        routed = plan_question(question, self.listings(), settings, filters)
+        query = question
+        if routed.answer is None and not routed.writer:
+            settings, filters, query = routed.settings or settings, routed.filters, routed.query or question
+        hits = self.retriever.search(query, k=settings.top_k, mode=settings.retriever, filters=filters, settings=settings)
         return question, settings, hits
+
+    def gated(self, question: str, **options: Any) -> bool:
+        """True when `ask` puts the question through the answerability decision; False when the metadata
+        router answers it from the listings itself (a lookup, a list or a count)."""
+        settings, filters = self._per_call(dict(options))
+        routed = plan_question(self._check_question(question, settings), self.listings(), settings, filters)
+        return routed.answer is None and not routed.writer
 
     def answerability_signals(self, question: str, **options: Any) -> dict[str, float]:
         """The answerability features of a question, retrieved as `ask` retrieves (no model needed: for training)."""

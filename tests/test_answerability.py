@@ -264,6 +264,16 @@ def test_the_decision_is_the_model_on_the_signals(assistant):
         assert verdict.confidence == pytest.approx(p, abs=1e-9) and verdict.answerable == (p >= model.threshold)
 
 
+def test_the_decision_sees_what_ask_retrieves_and_skips_what_the_router_answers(assistant):
+    """A mixed question (narrowed to its lookup's papers by the router) is judged on the narrowed hits,
+    as `ask` judges it; a question the router answers itself is not gated (the trainer leaves it out)."""
+    mixed = "There are two different 'DINO' papers in the poster session - what is each one about?"
+    assert assistant.gated(mixed)
+    assert assistant.judge(mixed).confidence == pytest.approx(assistant.ask(mixed).confidence, abs=1e-9)
+    assert not assistant.gated("Which posters list Yoshua Bengio as an author?")
+    assert assistant.gated("What attack success rate do the NTK-designed poisons reach?")
+
+
 # ---- the eval: by style, by part, partial answers scored --------------------------------------------
 def test_by_style_report_on_a_small_style_file(small, tmp_path):
     from eval import run_eval

@@ -18,28 +18,22 @@ abstention). This module never calls a generator and never trains anything.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
+from .answer_model import DEFAULT_MODEL, MODEL_FORMAT, REBUILD, Model, PairHead, file_sha256, load_model, model_to_dict
 from .chunking import split_sentences
 from .coverage import Scorer, prime_terms
-from .errors import ModelLoadError
 from .index import _bm25_tokenize
 from .types import Citation, Hit
 
 if TYPE_CHECKING:  # pragma: no cover
     from .index import Index
 
-MODEL_FORMAT = 1
-DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "answerability.json"
-REBUILD = "run `python -m eval.train_answerability` to rebuild it"
 MAX_PHRASES = 3
 SENTENCE_WEIGHT = 0.32  # rag.extractive.SENTENCE_WEIGHT: the blend of the former evidence score
 MAX_WORDS = 4
@@ -74,6 +68,7 @@ FEATURES = (
     "fused_margin",       # ... minus the second paper's
     "bm25_top_norm",      # top passage BM25 score over the question's total idf
     "rank_agree",         # 1 when dense and BM25 both rank the top paper first
+    "sem_pair",           # the model's learned pair score of (question vector * top paper's best passage vector); 0 without one
 )
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-\.]*[A-Za-z0-9]|[A-Za-z0-9]")
 
@@ -96,6 +91,7 @@ class Signals:
     paper_terms: list[frozenset[str]]  # per hit
     phrases: list[Phrase] = field(default_factory=list)
     phrase_sims: list[list[float]] = field(default_factory=list)  # per hit, per phrase: best cosine
+    pair: np.ndarray | None = None  # question vector * the top paper's best passage vector (the pair head's input)
 
 
 @dataclass(frozen=True)
@@ -245,6 +241,10 @@ def signals(question: str, hits: Sequence[Hit], col: Collection, qvec: np.ndarra
         f["sem_top"] = float(sims.max()) if len(sims) else 0.0
         f["sem_top_paper"] = best[0]
         f["sem_margin"] = best[0] - (max(best[1:]) if len(best) > 1 else 0.0)
+        rows = col.paper_chunks.get(hits[0].paper_id, [])
+        if rows:  # which dimensions agree, not only how much: a learned head (rag.answer_model) scores it
+            best_row = rows[int(np.argmax(sims[rows]))]
+            out.pair = np.asarray(qvec, dtype=np.float32) * col.chunk_vectors[best_row]
     # Salient words one by one: a paraphrase ("GNNs") is near its passage ("graph neural networks").
     units = lacking_words(words, salient, paper_terms[0] if hits else frozenset())
     if (phr or units) and embed is not None:
@@ -329,62 +329,6 @@ def _cosines(matrix: np.ndarray, vec: np.ndarray) -> np.ndarray:
     return np.einsum("ij,j->i", matrix, np.asarray(vec, dtype=matrix.dtype))
 
 
-# ---- the model ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Model:
-    """Standardized logistic regression over FEATURES, as written by eval.train_answerability."""
-
-    features: tuple[str, ...]
-    mean: np.ndarray
-    scale: np.ndarray
-    coef: np.ndarray
-    intercept: float
-    threshold: float
-    meta: dict[str, Any]
-
-    def probability(self, features: dict[str, float]) -> float:
-        z = self.intercept + sum(float(c) * (features.get(n, 0.0) - float(m)) / float(s)
-                                 for n, m, s, c in zip(self.features, self.mean, self.scale, self.coef))
-        return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
-
-
-def model_to_dict(model: Model) -> dict[str, Any]:
-    return {"format": MODEL_FORMAT, "kind": "logistic_regression", "features": list(model.features),
-            "mean": model.mean.tolist(), "scale": model.scale.tolist(), "coef": model.coef.tolist(),
-            "intercept": model.intercept, "threshold": model.threshold, **model.meta}
-
-
-def load_model(path: Path | str | None = None) -> Model:
-    """The model file at `path` (default: the shipped one); a missing or damaged file says how to rebuild it."""
-    path = Path(path) if path else DEFAULT_MODEL
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelLoadError(f"the answerability model {path} is missing: {REBUILD}") from None
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"the answerability model {path} is damaged ({type(exc).__name__}): {REBUILD}") from None
-    try:
-        if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
-        if data.get("format") != MODEL_FORMAT:
-            raise ValueError(f"format {data.get('format')!r}, this version reads {MODEL_FORMAT}")
-        names = tuple(data["features"])
-        unknown = set(names) - set(FEATURES)
-        if unknown:
-            raise ValueError(f"unknown features {sorted(unknown)}")
-        arrays = [np.asarray(data[k], dtype=np.float64) for k in ("mean", "scale", "coef")]
-        if any(a.shape != (len(names),) for a in arrays) or not np.all(arrays[1] > 0) or not all(np.isfinite(a).all() for a in arrays):
-            raise ValueError("weights do not match the feature list")
-        meta = {k: v for k, v in data.items() if k not in {"format", "kind", "features", "mean", "scale", "coef", "intercept", "threshold"}}
-        return Model(names, arrays[0], arrays[1], arrays[2], float(data["intercept"]), float(data["threshold"]), meta)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelLoadError(f"the answerability model {path} is damaged ({exc}): {REBUILD}") from None
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 class Answerability:
     """The loaded decision: signals over one index, and the model file; `judge` is all the Assistant calls."""
 
@@ -398,6 +342,7 @@ class Answerability:
         from .partial import partial
 
         sig = signals(question, hits, self.collection, qvec, embed)
+        sig.features = self.model.complete(sig.features, sig.pair)
         p = self.model.probability(sig.features)
         cut = self.model.threshold if threshold is None else threshold
         if hits and p >= cut:
@@ -409,5 +354,6 @@ class Answerability:
         return Verdict(False, p, sig.features, missing, text, citations)
 
 
-__all__ = ["FEATURES", "DEFAULT_MODEL", "Answerability", "Collection", "Model", "Signals", "Verdict", "file_sha256",
+__all__ = ["FEATURES", "DEFAULT_MODEL", "MODEL_FORMAT", "REBUILD", "Answerability", "Collection", "Model", "PairHead", "Signals",
+           "Verdict", "file_sha256",
            "lacking_words", "load_model", "model_to_dict", "phrases", "question_words", "salient_terms", "signals", "word_mean"]

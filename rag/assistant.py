@@ -10,7 +10,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from .answerability import Answerability, Collection, Verdict, load_model, signals
+from .answerability import Answerability, Collection, Signals, Verdict, load_model, signals
 from .chat_generator import ChatGenerator
 from .conversation import retrieval_query
 from .corpus import Corpus, load_corpus
@@ -277,9 +277,17 @@ class Assistant:
         return routed.answer is None and not routed.writer
 
     def answerability_signals(self, question: str, **options: Any) -> dict[str, float]:
-        """The answerability features of a question, retrieved as `ask` retrieves (no model needed: for training)."""
+        """The answerability features of a question, retrieved as `ask` retrieves; `sem_pair` is the
+        configured model's pair-head score (the model file is read; see answerability_inputs for training)."""
+        question, settings, hits = self._retrieve_for(question, options)
+        sig = signals(question, hits, self._get_collection(), self._query_vector(question), self.embed)
+        return self._get_answerability(settings).model.complete(sig.features, sig.pair)
+
+    def answerability_inputs(self, question: str, **options: Any) -> Signals:
+        """What the features are computed from, with no model file needed (for training): the features
+        (`sem_pair` 0) and the pair vector the model's pair head scores."""
         question, _, hits = self._retrieve_for(question, options)
-        return signals(question, hits, self._get_collection(), self._query_vector(question), self.embed).features
+        return signals(question, hits, self._get_collection(), self._query_vector(question), self.embed)
 
     def judge(self, question: str, **options: Any) -> Verdict:
         """The answerability decision alone: probability, answerable, missing concepts (no generator runs)."""

@@ -133,6 +133,29 @@ def test_lacking_words_are_the_rarest_first_and_capped():
     assert word_mean(w, sal, frozenset({"zeta"}), cos) == pytest.approx(expected)
 
 
+def test_the_pair_vector_is_the_question_times_the_top_papers_best_passage(small):
+    question = "a cheaper way to learn contrastive representations"
+    hits = small.search(question, k=small.settings.top_k)
+    col = small._get_collection()
+    q = small.embed([question])[0]
+    sig = signals(question, hits, col, q, small.embed)
+    rows = col.paper_chunks[hits[0].paper_id]
+    best = max(rows, key=lambda i: float(col.chunk_vectors[i] @ q))
+    assert np.allclose(sig.pair, q * col.chunk_vectors[best], atol=1e-6)
+    assert float(sig.pair.sum()) == pytest.approx(sig.features["sem_top_paper"], abs=1e-4)  # a cosine is its sum
+    assert sig.features["sem_pair"] == 0.0  # the model's head fills it (Model.complete)
+    assert signals(question, [], col, q, small.embed).pair is None
+
+
+def test_pair_head_scores_a_hand_made_vector():
+    from rag.answer_model import PairHead
+
+    head = PairHead(np.array([0.0, 1.0]), np.array([1.0, 2.0]), np.array([1.0, 2.0]), 0.5)
+    assert head.score(np.array([1.0, 1.0])) == pytest.approx(1.0 * 1 + 2.0 * 0 + 0.5)
+    assert head.score(np.array([2.0, 3.0])) == pytest.approx(2.0 + 2.0 * 1.0 + 0.5)
+    assert head.score(None) == 0.0 and head.score(np.zeros(3)) == 0.0  # no hit / wrong size: neutral
+
+
 def test_retrieval_scores_and_margins_are_read_from_the_hits(small):
     f, hits = _features(small, "sparse attention long documents")
     assert f["fused_top"] == hits[0].score and f["fused_margin"] == pytest.approx(hits[0].score - hits[1].score)
@@ -168,6 +191,8 @@ def test_shipped_model_loads_and_predicts_its_pinned_case(assistant):
     (json.dumps({"format": 1, "features": ["no_such_feature"], "mean": [0], "scale": [1], "coef": [1], "intercept": 0, "threshold": 0.5}), "unknown features"),
     (json.dumps({"format": 1, "features": list(FEATURES), "mean": [0], "scale": [1], "coef": [1], "intercept": 0, "threshold": 0.5}), "do not match"),
     (json.dumps({"format": 99}), "format"),
+    (json.dumps({"format": 1, "features": ["sem_top"], "mean": [0], "scale": [1], "coef": [1], "intercept": 0, "threshold": 0.5,
+                 "pair_head": {"mean": [0, 0], "scale": [1, 1], "coef": [1], "intercept": 0}}), "do not match"),
 ])
 def test_missing_or_damaged_model_file_says_how_to_rebuild(tmp_path, content, reason):
     path = tmp_path / "answerability.json"
@@ -209,6 +234,27 @@ def test_training_writes_a_file_that_predicts_like_scikit_learn(tmp_path):
     ours = [model.probability(dict(zip(FEATURES, row))) for row in X]
     assert np.allclose(ours, ref, atol=1e-6)
     assert 0.0 <= model.threshold <= 1.0
+
+
+def test_training_with_pair_vectors_writes_a_head_that_predicts_like_the_trainer(tmp_path):
+    from eval.train_answerability import _write_model, fit, head_score, probability, served
+
+    rng = np.random.default_rng(1)
+    X, P = rng.normal(size=(90, len(FEATURES))), rng.normal(size=(90, 8))
+    y = (X[:, 0] + P[:, 2] - P[:, 5] + rng.normal(scale=0.5, size=90) > 0).astype(int)
+    m = fit(X, y, P)
+    assert m["head"] is not None and abs(m["head"]["coef"][2]) > abs(m["head"]["coef"][0])  # it found the pair signal
+    questions = write_jsonl(tmp_path / "q.jsonl", [{"id": "a"}])
+    items = [{"question": f"q{i}", "style": "s", "_file": str(questions)} for i in range(90)]
+    path = tmp_path / "model.json"
+    _write_model(path, m, items, np.ones(90, bool), served(m, X, P), {})
+    model = load_model(path)
+    assert model.pair_head is not None
+    assert [model.pair_head.score(p) for p in P[:5]] == pytest.approx(list(head_score(m["head"], P[:5])), abs=1e-9)
+    ours = [model.probability(model.complete(dict(zip(FEATURES, row)), pair)) for row, pair in zip(X, P)]
+    assert np.allclose(ours, probability(m, X, P), atol=1e-9)
+    pinned = json.loads(path.read_text())["pinned"]
+    assert model.probability(pinned["features"]) == pytest.approx(pinned["probability"], abs=1e-12)
 
 
 def test_threshold_keeps_wrong_refusals_under_the_cap():

@@ -10,6 +10,11 @@ decision in `ask`, so they are neither fitted nor scored here.
 
 The model: scikit-learn logistic regression on standardized rag.answerability.FEATURES (a
 probability that is calibrated by construction of the log-loss fit, and a file of a few numbers).
+One feature, `sem_pair`, is itself learned: the log-odds of a pair head (a second, strongly
+regularized logistic regression over question vector * the top paper's best passage vector,
+rag.answer_model.PairHead). The main model is fitted on out-of-fold head scores, and every
+cross-validation fold refits the head on its own training part, so no score it is judged on came
+from a head that saw that question's label.
 The threshold maximizes abstention F1 with at most MAX_WRONG_REFUSALS wrong refusals, on
 out-of-fold probabilities of the dev items (5-fold cross-validation), so it is not chosen on the
 very predictions it was fitted to. The model file holds the weights, the feature list, the

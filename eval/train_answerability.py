@@ -48,8 +48,8 @@ from . import metrics as M
 from .harness import EVAL_DIR
 
 MAX_WRONG_REFUSALS = 0.04  # a little under the 5% target: the threshold is chosen on dev, reported on test
-C = 0.03  # inverse regularization strength: leave-one-style-out on the dev parts preferred 0.03 (mean and worst F1) over 0.1, 0.3 and 1
-PAIR_C = 0.001  # the pair head's (384 inputs, a few hundred questions: strong regularization); dev LOSO: 0.001 ~ 0.01 > 0.1
+C = 0.03  # inverse regularization strength: dev LOSO (worst-style AUC and F1, with the pair head) preferred 0.03 over 0.01 and 0.1
+PAIR_C = 0.01  # the pair head's (384 inputs, a few hundred questions): dev LOSO with the 183 second-writer items preferred 0.01 over 0.001
 PAIR_COL = FEATURES.index(PAIR_FEATURE)
 OUT_DIR = EVAL_DIR / "results" / "answerability"
 ORIGINAL = {"dev": EVAL_DIR / "questions" / "dev.jsonl", "test": EVAL_DIR / "questions" / "test.jsonl"}

@@ -156,3 +156,18 @@ def test_good_style_items_pass_and_the_mix_is_enforced(validator, tmp_path):
     # every item is fine; what fails is the mix: each kind must be in both splits
     assert errors and all("split" in e for e in errors), errors
     assert any("no absent item in the test split" in e for e in errors)
+
+
+def test_a_held_out_file_needs_each_kind_in_its_one_split_only(validator, tmp_path):
+    held = [
+        _unans("absent", id="h1", split="test", near_titles=[], absent_terms=["speculative decoding"], question="speculative decoding draft model"),
+        _unans("unjoined", id="h2", split="test", concepts=[["pixel"], ["backdoor attack"]], question="backdoor attacks on pixel LMs"),
+        _unans("unstated", id="h3", split="test", detail_terms=["GPU", "hours"]),
+    ]
+    path = tmp_path / "held.jsonl"
+    path.write_text("".join(json.dumps(q) + "\n" for q in held))
+    errors, _ = _styles(validator, [path])
+    assert not any("split" in e for e in errors), errors  # a test-only file is a held-out set: no dev part needed
+    path.write_text("".join(json.dumps(q) + "\n" for q in held[:2]))
+    errors, _ = _styles(validator, [path])
+    assert any("no unstated item in the test split" in e for e in errors), errors

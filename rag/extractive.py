@@ -20,6 +20,7 @@ from .citations import assess, sources_from_citations
 from .coverage import QUESTION_WORDS, Scorer  # noqa: F401  (QUESTION_WORDS, Scorer: re-exported for older imports)
 from .index import Index
 from .prompts import ABSTAIN_TEXT
+from .question_parts import QUANTITY, Part, has_number, question_parts
 from .types import Citation, Hit
 
 # How much the paper's retrieval rank counts next to coverage when picking sentences.
@@ -35,11 +36,28 @@ SAME_PAPER_RATIO = 0.6
 # Questions that ask for several papers ("which papers ...", "compare ...") lower that bar.
 _MULTI = re.compile(r"\b(which|what|list|name|any|all)\s+(other\s+)?(papers|works|methods|approaches|studies)\b|\bcompare|\bboth\b|\bpapers\b", re.I)
 MULTI_PAPER_RATIO = 0.7
+# Another paper is quoted only when the dense retriever also ranks it among its first papers: fusion
+# can lift a paper on shared words alone (seen on the dev parts: 4 of the 5 non-gold papers that list
+# questions quoted had no dense rank or one past 10; 17 of the 18 gold ones were within it).
+OTHER_DENSE_RANK = 10
 # Open each cited source's first quoted sentence with the paper's title.
 TITLE_LEAD = True
 # A sentence of a chosen paper joins when it adds this share of the question's content weight (a part
 # of a several-part question the chosen sentences miss). Chosen on the dev parts for key-fact recall.
 PART_GAIN = 0.15
+# A part of the question (rag.question_parts) gets its own sentence when that sentence covers at least
+# PART_MIN of the part's content weight and PART_MARGIN more than the chosen sentences do; a part
+# asking for a quantity counts a sentence with a number NUMBER_BONUS higher.
+PART_MIN = 0.5
+PART_MARGIN = 0.2
+NUMBER_BONUS = 0.25
+# Sentences that state what the paper does ("we propose X", "called X", "(ACRONYM)") answer "which
+# paper / what method" better than the background sentences that share the question's words: a
+# cue-phrase prior, as in classic extractive summarization (Edmundson, 1969).
+CUE_BONUS = 0.1
+_CUE = re.compile(r"\b(?:we|this\s+(?:paper|work|study)|our\s+(?:method|approach|model|framework|work))\s+(?:\w+\s+){0,2}?"
+                  r"(?:propose|present|introduce|develop|design|call|term|dub|name|devise|formulate|build|create|release)"
+                  r"|\b(?:called|dubbed|named|termed|coined)\b|\((?=[^)]*[A-Z][^)]*[A-Z])[A-Z][\w\-]*\)", re.I)
 
 
 @dataclass
@@ -52,6 +70,7 @@ class Candidate:
     coverage: float
     score: float
     terms: frozenset[str] = frozenset()  # the sentence's terms plus its paper's title terms
+    pref: float = 0.0  # score plus the cue and number priors: orders sentences, never admits one (see select)
 
 
 @dataclass
@@ -72,6 +91,7 @@ class Draft:
 def candidates(question: str, hits: Sequence[Hit], scorer: Scorer) -> list[Candidate]:
     """Every sentence of the retrieved passages, scored."""
     q_terms = scorer.question_terms(question)
+    quantity = bool(QUANTITY.search(question))
     top = hits[0].score if hits else 1.0
     out: list[Candidate] = []
     seen: set[tuple[str, str]] = set()
@@ -88,8 +108,11 @@ def candidates(question: str, hits: Sequence[Hit], scorer: Scorer) -> list[Candi
                 terms = frozenset(scorer.terms(text) | title_terms)
                 cov = scorer.coverage(q_terms, terms)
                 span = (base + a, base + b) if passage.span else None
-                out.append(Candidate(hit, text, span, cov, cov + prior, terms))
-    return sorted(out, key=lambda c: -c.score)
+                pref = cov + prior
+                if cov > 0:
+                    pref += CUE_BONUS * bool(_CUE.search(text)) + (NUMBER_BONUS * has_number(text) if quantity else 0.0)
+                out.append(Candidate(hit, text, span, cov, cov + prior, terms, pref))
+    return sorted(out, key=lambda c: -c.pref)
 
 
 def evidence(question: str, ranked: list[Candidate], hits: Sequence[Hit], scorer: Scorer) -> float:
@@ -110,39 +133,95 @@ def evidence(question: str, ranked: list[Candidate], hits: Sequence[Hit], scorer
     return SENTENCE_WEIGHT * best + (1 - SENTENCE_WEIGHT) * paper
 
 
-def select(question: str, ranked: list[Candidate], max_sentences: int, scorer: Scorer | None = None) -> list[Candidate]:
-    """The best sentence, then close runners-up: same paper first, other papers only when close.
+def _part_choice(part: Part, ranked: list[Candidate], chosen: list[Candidate], papers: set[str],
+                 taken: set[int], scorer: Scorer) -> Candidate | None:
+    """The sentence of `papers` that covers `part` best, when the chosen sentences cover it clearly less."""
+    terms = scorer.question_terms(part.text, content_only=True)
+    if not terms:
+        return None
 
-    With `scorer`, a question of several parts ("by how much, and on which benchmark?") also gets
-    the sentences of the chosen papers that add a part not yet covered: each adds at least
-    PART_GAIN of the question's content weight that the sentences chosen so far lack.
+    def fit(c: Candidate) -> float:
+        cov = scorer.coverage(terms, c.terms)
+        return cov + (NUMBER_BONUS if part.quantity and cov > 0 and has_number(c.text) else 0.0)
+
+    have = max(fit(c) for c in chosen)
+    pool = [c for c in ranked if c.hit.paper_id in papers and id(c) not in taken and c.coverage > 0]
+    top = max(pool, key=lambda c: (fit(c), c.pref), default=None)
+    if top is None or fit(top) < PART_MIN or fit(top) < have + PART_MARGIN:
+        return None
+    return top
+
+
+def select(question: str, ranked: list[Candidate], max_sentences: int, scorer: Scorer | None = None) -> list[Candidate]:
+    """The best sentence, then what the question's parts and papers need, then close runners-up.
+
+    In order, up to `max_sentences`: (1) the best sentence; (2) with `scorer`, for each part of a
+    several-part question ("by how much, and on which benchmark?", rag.question_parts), the
+    sentence of the chosen paper that covers that part best, when the chosen ones cover it clearly
+    less (a part asking for a quantity prefers a sentence with a number); (3) for a question asking
+    for several papers, the best sentence of each other paper that scores close to the best, before
+    any second sentence of one paper; (4) runners-up: same paper first, other papers only when
+    close; (5) sentences of the chosen papers that add a share PART_GAIN of the question's content
+    weight that the chosen ones lack.
     """
     best = ranked[0]
-    other_ratio = MULTI_PAPER_RATIO if _MULTI.search(question) else OTHER_PAPER_RATIO
+    # The bars below compare plain scores (coverage and rank) with the best plain score: the cue and
+    # number priors choose among sentences that qualify, they never make a weak sentence qualify.
+    bar = max(c.score for c in ranked)
+    multi = bool(_MULTI.search(question))
+    other_ratio = MULTI_PAPER_RATIO if multi else OTHER_PAPER_RATIO
     chosen = [best]
+    taken = {id(best)}  # identity: comparing Candidates field by field would compare whole hits
+
+    def room() -> bool:
+        return len(chosen) < max_sentences
+
+    def agreed(c: Candidate) -> bool:
+        return c.hit.paper_id == best.hit.paper_id or (c.hit.dense_rank is not None and c.hit.dense_rank <= OTHER_DENSE_RANK)
+
+    def take(c: Candidate) -> None:
+        chosen.append(c)
+        taken.add(id(c))
+
+    parts = question_parts(question) if scorer is not None else []
+    if len(parts) > 1:
+        papers = {best.hit.paper_id}
+        for part in parts:
+            got = _part_choice(part, ranked, chosen, papers, taken, scorer) if room() else None
+            if got is not None:
+                take(got)
+    if multi:
+        seen = {c.hit.paper_id for c in chosen}
+        for cand in ranked:
+            if not room():
+                break
+            if (cand.hit.paper_id not in seen and cand.span is not None and cand.coverage > 0
+                    and cand.score >= other_ratio * bar and agreed(cand)):
+                take(cand)
+                seen.add(cand.hit.paper_id)
     for cand in ranked[1:]:
-        if len(chosen) >= max_sentences:
+        if not room():
             break
+        if id(cand) in taken:
+            continue
         same = cand.hit.paper_id == best.hit.paper_id
         ratio = SAME_PAPER_RATIO if same else other_ratio
-        if cand.coverage > 0 and cand.score >= ratio * best.score:
-            chosen.append(cand)
+        if cand.coverage > 0 and cand.score >= ratio * bar and agreed(cand):
+            take(cand)
     if scorer is None:
         return chosen
     content = scorer.question_terms(question, content_only=True)
     total = sum(content.values())
     papers = {c.hit.paper_id for c in chosen}
-    taken = {id(c) for c in chosen}  # identity: comparing Candidates field by field would compare whole hits
     have = set().union(*(c.terms for c in chosen))
-    while total and len(chosen) < max_sentences:
+    while total and room():
         def gain(c: Candidate) -> float:
             return sum(w for t, w in content.items() if t in c.terms and t not in have) / total
         pool = [c for c in ranked if c.hit.paper_id in papers and id(c) not in taken]
-        top = max(pool, key=lambda c: (gain(c), c.score), default=None)
+        top = max(pool, key=lambda c: (gain(c), c.pref), default=None)
         if top is None or gain(top) < PART_GAIN:
             break
-        chosen.append(top)
-        taken.add(id(top))
+        take(top)
         have |= top.terms
     return chosen
 

@@ -15,14 +15,17 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Iterator, Sequence
 
-from .chunking import split_sentences
+from .chunking import metadata_text, split_sentences
 from .citations import assess, sources_from_citations
 from .coverage import QUESTION_WORDS, Scorer  # noqa: F401  (QUESTION_WORDS, Scorer: re-exported for older imports)
 from .index import Index
 from .prompts import ABSTAIN_TEXT
-from .question_parts import QUANTITY, Part, has_number, question_parts
+from .question_parts import QUANTITY, Part, has_number, is_topic_query, question_parts
 from .types import Citation, Hit
 
+# Sentences come from the retrieved chunks of every paper, and from the whole abstract and listing line
+# of the first WHOLE_PAPERS papers.
+WHOLE_PAPERS = 1
 # How much the paper's retrieval rank counts next to coverage when picking sentences.
 RANK_PRIOR = 0.15
 # Evidence = SENTENCE_WEIGHT * best sentence coverage + (1 - SENTENCE_WEIGHT) * top paper coverage,
@@ -36,6 +39,9 @@ SAME_PAPER_RATIO = 0.6
 # Questions that ask for several papers ("which papers ...", "compare ...") lower that bar.
 _MULTI = re.compile(r"\b(which|what|list|name|any|all)\s+(other\s+)?(papers|works|methods|approaches|studies)\b|\bcompare|\bboth\b|\bpapers\b", re.I)
 MULTI_PAPER_RATIO = 0.7
+# A keyword query that asks nothing ("neural collapse analyses") is a search: treated as asking for the papers.
+TOPIC_AS_LIST = True
+TOPIC_PAPER_RATIO = 0.75
 # Another paper is quoted only when the dense retriever also ranks it among its first papers: fusion
 # can lift a paper on shared words alone (seen on the dev parts: 4 of the 5 non-gold papers that list
 # questions quoted had no dense rank or one past 10; 17 of the 18 gold ones were within it).
@@ -55,6 +61,8 @@ NUMBER_BONUS = 0.25
 # paper / what method" better than the background sentences that share the question's words: a
 # cue-phrase prior, as in classic extractive summarization (Edmundson, 1969).
 CUE_BONUS = 0.1
+# Ordering only: a sentence's coverage of the question without its paper's title, at this weight.
+OWN_WEIGHT = 0.05
 _CUE = re.compile(r"\b(?:we|this\s+(?:paper|work|study)|our\s+(?:method|approach|model|framework|work))\s+(?:\w+\s+){0,2}?"
                   r"(?:propose|present|introduce|develop|design|call|term|dub|name|devise|formulate|build|create|release)"
                   r"|\b(?:called|dubbed|named|termed|coined)\b|\((?=[^)]*[A-Z][^)]*[A-Z])[A-Z][\w\-]*\)", re.I)
@@ -95,23 +103,35 @@ def candidates(question: str, hits: Sequence[Hit], scorer: Scorer) -> list[Candi
     top = hits[0].score if hits else 1.0
     out: list[Candidate] = []
     seen: set[tuple[str, str]] = set()
-    for hit in hits:
+    for rank, hit in enumerate(hits):
         title_terms = scorer.terms(hit.title)
         prior = RANK_PRIOR * (hit.score / top if top else 0.0)
-        for passage in hit.passages:
-            base = passage.span[0] if passage.span else 0
-            for a, b in split_sentences(passage.text):
-                text = passage.text[a:b]
+        passages: list[tuple[str, tuple[int, int] | None]] = [(p.text, p.span) for p in hit.passages]
+        if rank < WHOLE_PAPERS:
+            # The top papers' whole abstract and listing line, not only the retrieved chunks: a part
+            # of the question may be answered in a chunk that retrieval did not rank.
+            passages += [(hit.paper.abstract, (0, len(hit.paper.abstract))), (metadata_text(hit.paper), None)]
+        for ptext, pspan in passages:
+            base = pspan[0] if pspan else 0
+            for a, b in split_sentences(ptext):
+                text = ptext[a:b]
                 if (hit.paper_id, text) in seen:
                     continue
                 seen.add((hit.paper_id, text))
-                terms = frozenset(scorer.terms(text) | title_terms)
+                own = scorer.terms(text)
+                terms = frozenset(own | title_terms)
                 cov = scorer.coverage(q_terms, terms)
-                span = (base + a, base + b) if passage.span else None
-                pref = cov + prior
-                if cov > 0:
+                span = (base + a, base + b) if pspan else None
+                pref = score = cov + prior
+                if not pspan and not (scorer.terms(text) & q_terms.keys()):
+                    # A listing line ("Session: Poster Session 3") covers the question only through its
+                    # paper's title: it answers nothing asked, so it ranks below every sentence.
+                    pref = score = prior
+                elif cov > 0:
+                    # Ties among sentences whose title covers the question go to what the sentence says itself.
+                    pref += OWN_WEIGHT * scorer.coverage(q_terms, own)
                     pref += CUE_BONUS * bool(_CUE.search(text)) + (NUMBER_BONUS * has_number(text) if quantity else 0.0)
-                out.append(Candidate(hit, text, span, cov, cov + prior, terms, pref))
+                out.append(Candidate(hit, text, span, cov, score, terms, pref))
     return sorted(out, key=lambda c: -c.pref)
 
 
@@ -168,8 +188,10 @@ def select(question: str, ranked: list[Candidate], max_sentences: int, scorer: S
     # The bars below compare plain scores (coverage and rank) with the best plain score: the cue and
     # number priors choose among sentences that qualify, they never make a weak sentence qualify.
     bar = max(c.score for c in ranked)
-    multi = bool(_MULTI.search(question))
-    other_ratio = MULTI_PAPER_RATIO if multi else OTHER_PAPER_RATIO
+    listed = bool(_MULTI.search(question))
+    topic = not listed and TOPIC_AS_LIST and is_topic_query(question)
+    multi = listed or topic
+    other_ratio = MULTI_PAPER_RATIO if listed else TOPIC_PAPER_RATIO if topic else OTHER_PAPER_RATIO
     chosen = [best]
     taken = {id(best)}  # identity: comparing Candidates field by field would compare whole hits
 
@@ -191,14 +213,25 @@ def select(question: str, ranked: list[Candidate], max_sentences: int, scorer: S
             if got is not None:
                 take(got)
     if multi:
-        seen = {c.hit.paper_id for c in chosen}
-        for cand in ranked:
+        # Each listed paper is represented by what it does: among its sentences that score close to
+        # its best (abstract sentences only), one with a contribution cue ("we propose X") first.
+        by_paper: dict[str, list[Candidate]] = {}
+        for c in ranked:
+            if c.span is not None and c.coverage > 0:
+                by_paper.setdefault(c.hit.paper_id, []).append(c)  # each list in `pref` order
+        for pid, cands in by_paper.items():
             if not room():
                 break
-            if (cand.hit.paper_id not in seen and cand.span is not None and cand.coverage > 0
-                    and cand.score >= other_ratio * bar and agreed(cand)):
-                take(cand)
-                seen.add(cand.hit.paper_id)
+            top = max(c.score for c in cands)
+            if pid != best.hit.paper_id and not (top >= other_ratio * bar and agreed(cands[0])):
+                continue
+            pool = [c for c in cands if c.score >= SAME_PAPER_RATIO * top]
+            mine = [c for c in chosen if c.hit.paper_id == pid]
+            if any(_CUE.search(c.text) for c in mine):
+                continue
+            rep = next((c for c in pool if _CUE.search(c.text)), None if mine else pool[0])
+            if rep is not None and id(rep) not in taken:
+                take(rep)
     for cand in ranked[1:]:
         if not room():
             break

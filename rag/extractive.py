@@ -172,7 +172,8 @@ def _part_choice(part: Part, ranked: list[Candidate], chosen: list[Candidate], p
     return top
 
 
-def select(question: str, ranked: list[Candidate], max_sentences: int, scorer: Scorer | None = None) -> list[Candidate]:
+def select(question: str, ranked: list[Candidate], max_sentences: int, scorer: Scorer | None = None,
+           decompose: bool = True) -> list[Candidate]:
     """The best sentence, then what the question's parts and papers need, then close runners-up.
 
     In order, up to `max_sentences`: (1) the best sentence; (2) with `scorer`, for each part of a
@@ -182,7 +183,7 @@ def select(question: str, ranked: list[Candidate], max_sentences: int, scorer: S
     for several papers, the best sentence of each other paper that scores close to the best, before
     any second sentence of one paper; (4) runners-up: same paper first, other papers only when
     close; (5) sentences of the chosen papers that add a share PART_GAIN of the question's content
-    weight that the chosen ones lack.
+    weight that the chosen ones lack. `decompose=False` skips (2).
     """
     best = ranked[0]
     # The bars below compare plain scores (coverage and rank) with the best plain score: the cue and
@@ -205,7 +206,7 @@ def select(question: str, ranked: list[Candidate], max_sentences: int, scorer: S
         chosen.append(c)
         taken.add(id(c))
 
-    parts = question_parts(question) if scorer is not None else []
+    parts = question_parts(question) if scorer is not None and decompose else []
     if len(parts) > 1:
         papers = {best.hit.paper_id}
         for part in parts:

@@ -20,7 +20,7 @@ from .citations import assess, sources_from_citations
 from .coverage import QUESTION_WORDS, Scorer  # noqa: F401  (QUESTION_WORDS, Scorer: re-exported for older imports)
 from .index import Index
 from .prompts import ABSTAIN_TEXT
-from .question_parts import QUANTITY, Part, has_number, is_topic_query, question_parts
+from .question_parts import QUANTITY, Part, has_number, question_parts
 from .types import Citation, Hit
 
 # Sentences come from the retrieved chunks of every paper, and from the whole abstract and listing line
@@ -39,9 +39,6 @@ SAME_PAPER_RATIO = 0.6
 # Questions that ask for several papers ("which papers ...", "compare ...") lower that bar.
 _MULTI = re.compile(r"\b(which|what|list|name|any|all)\s+(other\s+)?(papers|works|methods|approaches|studies)\b|\bcompare|\bboth\b|\bpapers\b", re.I)
 MULTI_PAPER_RATIO = 0.7
-# A keyword query that asks nothing ("neural collapse analyses") is a search: treated as asking for the papers.
-TOPIC_AS_LIST = True
-TOPIC_PAPER_RATIO = 0.75
 # Another paper is quoted only when the dense retriever also ranks it among its first papers: fusion
 # can lift a paper on shared words alone (seen on the dev parts: 4 of the 5 non-gold papers that list
 # questions quoted had no dense rank or one past 10; 17 of the 18 gold ones were within it).
@@ -64,8 +61,8 @@ CUE_BONUS = 0.1
 # Ordering only: a sentence's coverage of the question without its paper's title, at this weight.
 OWN_WEIGHT = 0.05
 _CUE = re.compile(r"\b(?:we|this\s+(?:paper|work|study)|our\s+(?:method|approach|model|framework|work))\s+(?:\w+\s+){0,2}?"
-                  r"(?:propose|present|introduce|develop|design|call|term|dub|name|devise|formulate|build|create|release)"
-                  r"|\b(?:called|dubbed|named|termed|coined)\b|\((?=[^)]*[A-Z][^)]*[A-Z])[A-Z][\w\-]*\)", re.I)
+                  r"(?:propose|present|introduce|develop|design|call|term|dub|name|devise|formulate)"
+                  r"|\b(?:called|dubbed|named|termed|coined)\b|\b(?:the|our)\s+proposed\b|\((?=[^)]*[A-Z][^)]*[A-Z])[A-Z][\w\-]*\)", re.I)
 
 
 @dataclass
@@ -189,10 +186,8 @@ def select(question: str, ranked: list[Candidate], max_sentences: int, scorer: S
     # The bars below compare plain scores (coverage and rank) with the best plain score: the cue and
     # number priors choose among sentences that qualify, they never make a weak sentence qualify.
     bar = max(c.score for c in ranked)
-    listed = bool(_MULTI.search(question))
-    topic = not listed and TOPIC_AS_LIST and is_topic_query(question)
-    multi = listed or topic
-    other_ratio = MULTI_PAPER_RATIO if listed else TOPIC_PAPER_RATIO if topic else OTHER_PAPER_RATIO
+    multi = bool(_MULTI.search(question))
+    other_ratio = MULTI_PAPER_RATIO if multi else OTHER_PAPER_RATIO
     chosen = [best]
     taken = {id(best)}  # identity: comparing Candidates field by field would compare whole hits
 
@@ -225,8 +220,8 @@ def select(question: str, ranked: list[Candidate], max_sentences: int, scorer: S
                 break
             top = max(c.score for c in cands)
             if pid != best.hit.paper_id and not (top >= other_ratio * bar and agreed(cands[0])):
-                continue
-            pool = [c for c in cands if c.score >= SAME_PAPER_RATIO * top]
+                continue  # the paper does not qualify
+            pool = [c for c in cands if c.score >= SAME_PAPER_RATIO * top]  # its sentences close to its best
             mine = [c for c in chosen if c.hit.paper_id == pid]
             if any(_CUE.search(c.text) for c in mine):
                 continue

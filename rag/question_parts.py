@@ -86,23 +86,9 @@ def question_parts(question: str) -> list[Part]:
     return parts[:MAX_PARTS]
 
 
-_ANY_WH = re.compile(rf"\b{_WH}\b", re.I)
-TOPIC_WORDS = 10
-
-
-def is_topic_query(question: str) -> bool:
-    """A few keywords that ask nothing ("neural collapse analyses"): a search, whose answer is the papers on it.
-
-    >>> is_topic_query("explanations of grokking delayed generalization"), is_topic_query("Which paper introduces PIXEL?")
-    (True, False)
-    """
-    q = question.strip()
-    return (not q.endswith("?") and len(q.split()) <= TOPIC_WORDS and not _asks(q) and not _ANY_WH.search(q))
-
-
 def has_number(text: str) -> bool:
     """Whether a sentence states an amount (digits or a number word)."""
     return bool(NUMBER.search(text))
 
 
-__all__ = ["MAX_PARTS", "NUMBER", "Part", "QUANTITY", "has_number", "is_topic_query", "question_parts"]
+__all__ = ["MAX_PARTS", "NUMBER", "Part", "QUANTITY", "has_number", "question_parts"]

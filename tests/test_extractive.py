@@ -15,7 +15,7 @@ import rag.question_parts
 from rag.citations import answer_sentences
 from rag.coverage import Scorer
 from rag.extractive import Draft, ExtractiveGenerator, candidates, select
-from rag.question_parts import has_number, is_topic_query, question_parts
+from rag.question_parts import has_number, question_parts
 
 
 # ---- decomposition --------------------------------------------------------------------------------
@@ -47,16 +47,6 @@ def test_parts_are_capped_and_never_empty():
     assert len(question_parts("What is A, what is B, what is C, what is D, what is E, and what is F?")) == rag.question_parts.MAX_PARTS
     assert question_parts("?") == []
     assert question_parts("   PIXEL   ")[0].text == "PIXEL"
-
-
-@pytest.mark.parametrize("question, topic", [
-    ("neural collapse analyses", True), ("ColBERT late interaction storage reduction", True),
-    ("Which paper introduces PIXEL?", False), ("does PIXEL beat BERT", False),
-    ("what do you have on kolmogorov-arnold networks", False),
-    ("a very long string of keywords that goes on and on past the limit of ten words", False),
-])
-def test_topic_queries(question, topic):
-    assert is_topic_query(question) is topic
 
 
 @pytest.mark.parametrize("text, number", [

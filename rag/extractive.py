@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from typing import Iterator, Sequence
 
 from .chunking import metadata_text, split_sentences
@@ -94,6 +95,22 @@ class Draft:
     model: str | None = None  # the language model that wrote it (and the server host, for a server model)
 
 
+@lru_cache(maxsize=200_000)
+def _sentences(text: str) -> tuple[tuple[int, int], ...]:
+    """Sentence spans of a passage, memoized: the same abstracts are split for question after question."""
+    return tuple(split_sentences(text))
+
+
+@lru_cache(maxsize=200_000)
+def _cue(text: str) -> bool:
+    return bool(_CUE.search(text))
+
+
+@lru_cache(maxsize=200_000)
+def _number(text: str) -> bool:
+    return has_number(text)
+
+
 def candidates(question: str, hits: Sequence[Hit], scorer: Scorer) -> list[Candidate]:
     """Every sentence of the retrieved passages, scored."""
     q_terms = scorer.question_terms(question)
@@ -111,7 +128,7 @@ def candidates(question: str, hits: Sequence[Hit], scorer: Scorer) -> list[Candi
             passages += [(hit.paper.abstract, (0, len(hit.paper.abstract))), (metadata_text(hit.paper), None)]
         for ptext, pspan in passages:
             base = pspan[0] if pspan else 0
-            for a, b in split_sentences(ptext):
+            for a, b in _sentences(ptext):
                 text = ptext[a:b]
                 if (hit.paper_id, text) in seen:
                     continue
@@ -128,7 +145,7 @@ def candidates(question: str, hits: Sequence[Hit], scorer: Scorer) -> list[Candi
                 elif cov > 0:
                     # Ties among sentences whose title covers the question go to what the sentence says itself.
                     pref += OWN_WEIGHT * scorer.coverage(q_terms, own)
-                    pref += CUE_BONUS * bool(_CUE.search(text)) + (NUMBER_BONUS * has_number(text) if quantity else 0.0)
+                    pref += CUE_BONUS * _cue(text) + (NUMBER_BONUS * _number(text) if quantity else 0.0)
                 out.append(Candidate(hit, text, span, cov, score, terms, pref))
     return sorted(out, key=lambda c: -c.pref)
 
@@ -160,7 +177,7 @@ def _part_choice(part: Part, ranked: list[Candidate], chosen: list[Candidate], p
 
     def fit(c: Candidate) -> float:
         cov = scorer.coverage(terms, c.terms)
-        return cov + (NUMBER_BONUS if part.quantity and cov > 0 and has_number(c.text) else 0.0)
+        return cov + (NUMBER_BONUS if part.quantity and cov > 0 and _number(c.text) else 0.0)
 
     have = max(fit(c) for c in chosen)
     pool = [c for c in ranked if c.hit.paper_id in papers and id(c) not in taken and c.coverage > 0]
@@ -224,9 +241,9 @@ def select(question: str, ranked: list[Candidate], max_sentences: int, scorer: S
                 continue  # the paper does not qualify
             pool = [c for c in cands if c.score >= SAME_PAPER_RATIO * top]  # its sentences close to its best
             mine = [c for c in chosen if c.hit.paper_id == pid]
-            if any(_CUE.search(c.text) for c in mine):
+            if any(_cue(c.text) for c in mine):
                 continue
-            rep = next((c for c in pool if _CUE.search(c.text)), None if mine else pool[0])
+            rep = next((c for c in pool if _cue(c.text)), None if mine else pool[0])
             if rep is not None and id(rep) not in taken:
                 take(rep)
     for cand in ranked[1:]:

@@ -5,7 +5,11 @@ a sentence of an abstract (or a line of listing metadata) with its exact span. I
 generator and the fallback when a language model cannot be loaded.
 
 A sentence's score is its idf-weighted coverage of the question's terms (rag.coverage: stemmed like
-BM25, with the paper's title counting as context), plus a prior for the paper's retrieval rank. The evidence
+BM25, with the paper's title counting as context), plus a prior for the paper's retrieval rank. Which
+qualifying sentences are quoted is decided by `select`: each part of a several-part question
+(rag.question_parts) gets the sentence that covers it, a list question gets each agreeing paper's
+contribution sentence ("we propose X"), and cue and number priors only order sentences that already
+qualify on their score (issue 10, docs/answerability.md "Key facts"). The evidence
 score that decides abstention blends the best coverage with the top passage's dense similarity;
 its weights and threshold were chosen on the dev questions (README, "Abstention").
 """
@@ -42,8 +46,8 @@ _MULTI = re.compile(r"\b(which|what|list|name|any|all)\s+(other\s+)?(papers|work
                     r"|\beverything\b|\bwhich ones\b|\bwhat(?:'s| is| do you have| does the collection have)\s+(?:\w+\s+){0,3}?(?:on|about)\b", re.I)
 MULTI_PAPER_RATIO = 0.7
 # Another paper is quoted only when the dense retriever also ranks it among its first papers: fusion
-# can lift a paper on shared words alone (seen on the dev parts: 4 of the 5 non-gold papers that list
-# questions quoted had no dense rank or one past 10; 17 of the 18 gold ones were within it).
+# can lift a paper on shared words alone (seen on the first 250 dev items: 4 of the 5 non-gold papers
+# that list questions quoted had no dense rank or one past 10; 17 of the 18 gold ones were within it).
 OTHER_DENSE_RANK = 10
 # Open each cited source's first quoted sentence with the paper's title.
 TITLE_LEAD = True
@@ -195,10 +199,11 @@ def select(question: str, ranked: list[Candidate], max_sentences: int, scorer: S
     several-part question ("by how much, and on which benchmark?", rag.question_parts), the
     sentence of the chosen paper that covers that part best, when the chosen ones cover it clearly
     less (a part asking for a quantity prefers a sentence with a number); (3) for a question asking
-    for several papers, the best sentence of each other paper that scores close to the best, before
-    any second sentence of one paper; (4) runners-up: same paper first, other papers only when
-    close; (5) sentences of the chosen papers that add a share PART_GAIN of the question's content
-    weight that the chosen ones lack. `decompose=False` skips (2).
+    for several papers, each paper whose best sentence scores close to the best (and that the dense
+    retriever also ranks) is represented, before any runner-up, by its contribution sentence ("we
+    propose X") among its sentences close to its own best, else by its best; (4) runners-up: same
+    paper first, other papers only when close; (5) sentences of the chosen papers that add a share
+    PART_GAIN of the question's content weight that the chosen ones lack. `decompose=False` skips (2).
     """
     best = ranked[0]
     # The bars below compare plain scores (coverage and rank) with the best plain score: the cue and

@@ -222,8 +222,11 @@ class Assistant:
         # and a warm-up loads the model even when the question is not answered.
         generator, warnings = (routed.writer, []) if routed.writer else self._generator(settings)
         loaded = time.perf_counter()
-        verdict = None if routed.writer else self._get_answerability(settings).judge(
-            question, hits, self._query_vector(question), self.embed, settings.min_confidence)
+        # A writer that answers from the listings (a list or count) decides itself; one that answers a
+        # field of the paper a question describes (FieldWriter.judged) asks the decision about its content words.
+        judged = query if getattr(routed.writer, "judged", False) else None if routed.writer else question
+        verdict = None if judged is None else self._get_answerability(settings).judge(
+            judged, hits, self._query_vector(judged), self.embed, settings.min_confidence)
         decided = time.perf_counter()
         if verdict is not None and not verdict.answerable:
             text = verdict.text or ABSTAIN_TEXT

@@ -117,16 +117,16 @@ class ReplayEmbedder(TimedEmbedder):
         super().__init__(inner)
         import numpy as np
 
-        from rag.index import _chroma_client, _live_version
+        import chromadb
 
         home = next(p for p in local_index.iterdir() if p.is_dir())
-        version = _live_version(home)
+        version = home / (home / "CURRENT").read_text().strip()  # the live version, as rag.index names it
         text = {}
         with (version / "chunks.jsonl").open(encoding="utf-8") as f:
             for line in f:
                 row = json.loads(line)
                 text[row["chunk_id"]] = row["embed_text"]
-        client = _chroma_client(version / "chroma")
+        client = chromadb.PersistentClient(path=str(version / "chroma"), settings=chromadb.Settings(anonymized_telemetry=False))
         col = client.get_collection("chunks")
         self.vectors: dict[str, Any] = {}
         ids = list(text)

@@ -222,8 +222,11 @@ class Assistant:
         # and a warm-up loads the model even when the question is not answered.
         generator, warnings = (routed.writer, []) if routed.writer else self._generator(settings)
         loaded = time.perf_counter()
-        verdict = None if routed.writer else self._get_answerability(settings).judge(
-            question, hits, self._query_vector(question), self.embed, settings.min_confidence)
+        # A writer that answers from the listings (a list or count) decides itself; one that answers a
+        # field of the paper a question describes (FieldWriter.judged) asks the decision about its content words.
+        judged = query if getattr(routed.writer, "judged", False) else None if routed.writer else question
+        verdict = None if judged is None else self._get_answerability(settings).judge(
+            judged, hits, self._query_vector(judged), self.embed, settings.min_confidence)
         decided = time.perf_counter()
         if verdict is not None and not verdict.answerable:
             text = verdict.text or ABSTAIN_TEXT
@@ -258,23 +261,25 @@ class Assistant:
                      confidence=verdict.confidence if verdict is not None else None, model=draft.model)
 
     def _retrieve_for(self, question: str, options: dict[str, Any]) -> tuple[str, Settings, list[Hit]]:
-        """The checked question, its settings and the top_k papers, retrieved as `ask` retrieves them
-        (a mixed question is narrowed to its lookup's papers, as the router narrows it in `ask`)."""
+        """The text the decision judges, its settings and the top_k papers, as `ask` retrieves them: a
+        mixed question narrowed to its lookup's papers; a field-of question ("Who wrote the PIXEL
+        paper?", FieldWriter.judged) judged on its content words, as `ask` judges it."""
         settings, filters = self._per_call(dict(options))
         question = self._check_question(question, settings)
         routed = plan_question(question, self.listings(), settings, filters)
-        query = question
-        if routed.answer is None and not routed.writer:
+        query = judged = question
+        if routed.answer is None and (not routed.writer or getattr(routed.writer, "judged", False)):
             settings, filters, query = routed.settings or settings, routed.filters, routed.query or question
+            judged = query if routed.writer else question
         hits = self.retriever.search(query, k=settings.top_k, mode=settings.retriever, filters=filters, settings=settings)
-        return question, settings, hits
+        return judged, settings, hits
 
     def gated(self, question: str, **options: Any) -> bool:
         """True when `ask` puts the question through the answerability decision; False when the metadata
         router answers it from the listings itself (a lookup, a list or a count)."""
         settings, filters = self._per_call(dict(options))
         routed = plan_question(self._check_question(question, settings), self.listings(), settings, filters)
-        return routed.answer is None and not routed.writer
+        return routed.answer is None and (not routed.writer or getattr(routed.writer, "judged", False))
 
     def answerability_signals(self, question: str, **options: Any) -> dict[str, float]:
         """The answerability features of a question, retrieved as `ask` retrieves; `sem_pair` is the

@@ -114,11 +114,13 @@ def cmd_index(args: argparse.Namespace) -> int:
     settings = _settings_from(args)
     assistant = Assistant(settings)
     report = assistant.index(rebuild=args.rebuild, progress=_progress_bar() if settings.progress else None)
-    for warning in report.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+    # The corpus warnings were logged by Assistant.index (as "rag: ..."): not printed a second time here.
     if not report.unchanged:  # every merge is reported, once, when it shapes the index
         for merge in report.merges:
             print(f"merged: {merge}", file=sys.stderr)
+        if args.verbose and report.timings:
+            stages = ", ".join(f"{k} {v:.1f} s" for k, v in sorted(report.timings.items(), key=lambda kv: -kv[1]))
+            print(f"build stages: {stages}", file=sys.stderr)
     if args.json:
         print(json.dumps({**report.__dict__, "path": str(report.path)}, indent=2))
     else:

@@ -121,12 +121,13 @@ def _nullcontext() -> Iterator[None]:
     yield
 
 
-def _chroma_client(path: Path):
-    """A local Chroma client on `path` (kept for bench/run.py, which times the steps one by one)."""
-    import chromadb
-    from chromadb.config import Settings as ChromaSettings
-
-    return chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - started
 
 
 def _live_version(home: Path) -> Path | None:
@@ -219,6 +220,9 @@ class BuildReport:
     warnings: list[str] = field(default_factory=list)
     merges: list[str] = field(default_factory=list)
     store: str = "local"
+    # Seconds per build stage ("chunk", "embed", "vectors", "records", "bm25", "fsync"): where a build's
+    # time goes, for `rag index -v` and the benchmarks (the stages interleave block by block, so these are sums).
+    timings: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> str:
         merged = f"; {len(self.merges)} record(s) merged into papers listed earlier (see warnings)" if self.merges else ""
@@ -330,9 +334,10 @@ def build_index(settings: Settings, corpus: Corpus, embedder_factory: Callable[[
                 raise IndexCorruptError(f"index at {reuse} is damaged ({exc}): {REBUILD_HINT}") from None
         version.mkdir(parents=True, exist_ok=True)
         manifest: dict[str, Any] = {}
+        timings: dict[str, float] = {}
         try:
             added, removed, n_chunks, max_tokens = _write_version(version, corpus, embedder, settings, store, reuse,
-                                                                  old_manifest, old_ids, progress)
+                                                                  old_manifest, old_ids, progress, timings)
             manifest = {**shape_of(settings, corpus), "dim": embedder.dim, "max_tokens": max_tokens,
                         "papers": len(corpus), "chunks": n_chunks, "corpus_name": settings.resolved_corpus_name,
                         "embed_model": settings.embed_model, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -340,7 +345,8 @@ def build_index(settings: Settings, corpus: Corpus, embedder_factory: Callable[[
                         "server": store.describe() if store.kind == "server" else None,
                         "pages": [p.__dict__ for p in corpus.pages]}
             (version / "manifest.json").write_text(json.dumps(manifest, indent=1))
-            _fsync_tree(version)
+            with _timed(timings, "fsync"):
+                _fsync_tree(version)
             tmp = home / "CURRENT.tmp"
             tmp.write_text(version.name)
             os.replace(tmp, home / "CURRENT")  # the switch: atomic on POSIX
@@ -350,14 +356,17 @@ def build_index(settings: Settings, corpus: Corpus, embedder_factory: Callable[[
             raise
         _remove_old_versions(home, store, keep={version.name, live.name if live else ""})
     return BuildReport(version, len(corpus), n_chunks, added, removed, False, live is None,
-                       time.perf_counter() - started, list(corpus.warnings), list(corpus.merges), store.describe())
+                       time.perf_counter() - started, list(corpus.warnings), list(corpus.merges), store.describe(),
+                       {k: round(v, 3) for k, v in timings.items()})
 
 
 def _write_version(version: Path, corpus: Corpus, embedder: Any, settings: Settings, store: Store, reuse: Path | None,
-                   old_manifest: dict[str, Any], old_ids: set[str], progress: Progress | None) -> tuple[int, int, int, int]:
+                   old_manifest: dict[str, Any], old_ids: set[str], progress: Progress | None,
+                   timings: dict[str, float]) -> tuple[int, int, int, int]:
     """Stream the corpus into `version`: chunk, embed what is new, write vectors, records and BM25.
 
-    Returns (chunks embedded, chunks removed, chunks in the index, the chunk token budget).
+    Returns (chunks embedded, chunks removed, chunks in the index, the chunk token budget); adds the
+    seconds of each stage to `timings`.
     """
     max_tokens = min(settings.chunk_tokens, embedder.max_tokens - 2)  # [CLS] and [SEP]
     client = store.connect(version)
@@ -373,7 +382,8 @@ def _write_version(version: Path, corpus: Corpus, embedder: Any, settings: Setti
         total_papers = len(corpus.papers)
 
         def chunker(papers: list[Paper]) -> list[Chunk]:
-            return chunk_corpus(papers, embedder.count_tokens, max_tokens, settings.chunk_overlap)
+            with _timed(timings, "chunk"):
+                return chunk_corpus(papers, embedder.count_tokens, max_tokens, settings.chunk_overlap)
 
         with (version / "chunks.jsonl").open("w", encoding="utf-8") as rows:
             for block_papers, chunks in _blocks(corpus.papers, chunker, BLOCK):
@@ -393,8 +403,9 @@ def _write_version(version: Path, corpus: Corpus, embedder: Any, settings: Setti
                     report(base_papers + block_papers * (written - base_written) / max(1, len(chunks)))
 
                 tick(len(chunks) - len(todo))  # kept chunks count as done at once
-                vectors = embedder.embed([c.embed_text for c in todo], progress=tick) if todo else None
-                with store.guard("writing vectors"):
+                with _timed(timings, "embed"):
+                    vectors = embedder.embed([c.embed_text for c in todo], progress=tick) if todo else None
+                with store.guard("writing vectors"), _timed(timings, "vectors"):
                     for i in range(0, len(todo), batch):
                         part = todo[i:i + batch]
                         collection.add(ids=[c.chunk_id for c in part], embeddings=vectors[i:i + batch],
@@ -404,9 +415,11 @@ def _write_version(version: Path, corpus: Corpus, embedder: Any, settings: Setti
                         for i in range(0, len(kept), batch):
                             got = old_collection.get(ids=kept[i:i + batch], include=["embeddings", "metadatas"])
                             collection.add(ids=got["ids"], embeddings=got["embeddings"], metadatas=got["metadatas"])
-                for c in chunks:
-                    rows.write(json.dumps(c.__dict__, ensure_ascii=False) + "\n")
-                tokens.add([c.embed_text for c in chunks])
+                with _timed(timings, "records"):
+                    for c in chunks:
+                        rows.write(json.dumps(c.__dict__, ensure_ascii=False) + "\n")
+                with _timed(timings, "bm25"):
+                    tokens.add([c.embed_text for c in chunks])
                 added += len(todo)
                 papers_done += block_papers
                 report(papers_done)
@@ -417,22 +430,15 @@ def _write_version(version: Path, corpus: Corpus, embedder: Any, settings: Setti
             count = collection.count()
         if count != len(new_ids):
             raise IndexCorruptError(f"vector store holds {count} vectors for {len(new_ids)} chunks after the update: {REBUILD_HINT}")
-        _write_jsonl(version / "papers.jsonl", (p.to_dict() for p in corpus.papers))
-        tokens.build().save(str(version / "bm25"))  # once, at the end: bm25s has no incremental add
+        with _timed(timings, "records"):
+            _write_jsonl(version / "papers.jsonl", (p.to_dict() for p in corpus.papers))
+        with _timed(timings, "bm25"):
+            tokens.build().save(str(version / "bm25"))  # once, at the end: bm25s has no incremental add
         return added, len(old_ids - new_ids), len(new_ids), max_tokens
     finally:
         _close(client)
         if old_client is not None:
             _close(old_client)
-
-
-def _write_records(version: Path, corpus: Corpus, chunks: list[Chunk]) -> None:
-    """papers.jsonl, chunks.jsonl and the BM25 index in one go (kept for bench/run.py's step timings)."""
-    _write_jsonl(version / "papers.jsonl", (p.to_dict() for p in corpus.papers))
-    _write_jsonl(version / "chunks.jsonl", (c.__dict__ for c in chunks))
-    tokens = TokenIds()
-    tokens.add([c.embed_text for c in chunks])
-    tokens.build().save(str(version / "bm25"))
 
 
 def _fsync_tree(root: Path) -> None:

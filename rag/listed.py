@@ -158,23 +158,53 @@ ROOM_ASKED = re.compile(r"\b(?:which|what)\s+room\b|\bwhere\b|\blocation\b", re.
 
 def _paper_answer(question: str, route: Route, listings: Listings, paper: Paper, common: dict[str, Any]) -> Answer:
     """A listing field of one paper named by its title: its authors, their number, or its listing line."""
+    text, citations, abstained = paper_field(question, route, listings, paper)
+    return Answer(text=text, citations=citations, abstained=abstained, evidence=0.0 if abstained else 1.0,
+                  hits=() if abstained else _hits([paper]), **common)
+
+
+def paper_field(question: str, route: Route, listings: Listings, paper: Paper, named: str = "") -> tuple[str, tuple[Citation, ...], bool]:
+    """(text, citations, abstained) answering the listing field `question` asks of `paper`.
+
+    `named`: how the question named the paper when not by its title (the answer says which paper matched)."""
     pages = " and ".join(listings.page_by_id[p].name for p in paper.pages if p in listings.page_by_id)
+    which = f"\u201c{paper.title}\u201d" + (f" (the paper best matching \u201c{named}\u201d)" if named else "")
     if AUTHORS_ASKED.search(question) and not paper.authors:
-        text = (f"\u201c{paper.title}\u201d is listed on {pages}, which list{'s' if len(paper.pages) == 1 else ''} no authors: "
-                "the collection does not say who wrote it.")
-        return Answer(text=text, citations=(), abstained=True, evidence=0.0, **common)
+        return (f"{which} is listed on {pages}, which list{'s' if len(paper.pages) == 1 else ''} no authors: "
+                "the collection does not say who wrote it.", (), True)
     if ROOM_ASKED.search(question) and not paper.room:
-        text = (f"\u201c{paper.title}\u201d is listed on {pages}, which give{'s' if len(paper.pages) == 1 else ''} no room: "
-                "the collection does not say where it was presented.")
-        return Answer(text=text, citations=(), abstained=True, evidence=0.0, **common)
+        return (f"{which} is listed on {pages}, which give{'s' if len(paper.pages) == 1 else ''} no room: "
+                "the collection does not say where it was presented.", (), True)
     citation = Citation(number=1, paper_id=paper.paper_id, title=paper.title, passage=listing_passage(listings, paper), span=None)
     if route.form == "count" and AUTHORS_ASKED.search(question):
-        text = f"\u201c{paper.title}\u201d has exactly {_plural(len(paper.authors), 'listed author')}: {', '.join(paper.authors)} [1]."
+        text = f"{which} has exactly {_plural(len(paper.authors), 'listed author')}: {', '.join(paper.authors)} [1]."
     elif ROOM_ASKED.search(question):
-        text = f"\u201c{paper.title}\u201d was presented in {paper.room} ({paper.session or pages}) [1]."
+        text = f"{which} was presented in {paper.room} ({paper.session or pages}) [1]."
     else:
-        text = f"\u201c{paper.title}\u201d: {listings.metadata_line(paper)} [1]"
-    return Answer(text=text, citations=(citation,), abstained=False, evidence=1.0, hits=_hits([paper]), **common)
+        text = f"{which}: {listings.metadata_line(paper)} [1]"
+    return text, (citation,), False
+
+
+class FieldWriter:
+    """Answers a listing field of the one paper a question names by its content (Route.field_of):
+    the best retrieved paper's listing line. The Assistant's answerability decision, made on the
+    content words (`judged`), decides first whether the collection has such a paper at all."""
+
+    name = "listing"
+    judged = True
+
+    def __init__(self, route: Route, listings: Listings):
+        self.route, self.listings = route, listings
+
+    def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[str | Draft]:
+        if not hits:
+            text = f"No paper about \u201c{self.route.topic}\u201d is in the collection."
+            yield text
+            yield Draft(text=text, citations=[], abstained=True, evidence=0.0, generator="listing")
+            return
+        text, citations, abstained = paper_field(question, self.route, self.listings, hits[0].paper, named=self.route.topic)
+        yield text
+        yield Draft(text=text, citations=list(citations), abstained=abstained, evidence=0.0 if abstained else 1.0, generator="listing")
 
 
 class ListWriter:
@@ -247,6 +277,8 @@ def plan(question: str, listings: Listings, settings: Settings, filters: Filters
     if r.name != "retrieval" and history and ANAPHORA.search(question):
         r = replace(r, name="retrieval", reasons=r.reasons + ("a follow-up about the earlier answer",))
     if r.name == "retrieval":
+        if r.field_of:  # "Who wrote the PIXEL paper?": retrieve the paper by its content, answer from its listing
+            return Plan(r, settings=settings, filters=filters, query=r.topic, writer=FieldWriter(r, listings))
         if r.form == "count" and r.topic:  # "How many papers are about diffusion?": an estimate from retrieval
             wide = settings.with_options(top_k=100, candidates=max(settings.candidates, 1000))
             return Plan(r, settings=wide, filters=filters, query=r.topic, writer=ListWriter(r, listings, None, settings.topic_bar))
@@ -265,4 +297,4 @@ def plan(question: str, listings: Listings, settings: Settings, filters: Filters
     return Plan(r, settings=wide, filters=narrowed, query=r.topic, writer=ListWriter(r, listings, len(ids), settings.topic_bar))
 
 
-__all__ = ["BAR_TEXT", "bar_text", "Plan", "plan", "DENSE_BAR", "ListWriter", "item_line", "metadata_answer"]
+__all__ = ["BAR_TEXT", "bar_text", "Plan", "plan", "DENSE_BAR", "ListWriter", "FieldWriter", "paper_field", "item_line", "metadata_answer"]

@@ -91,6 +91,11 @@ ATTRIBUTE = re.compile(r"\bwho\s+(?:wrote|authored|are\s+the\s+authors|is\s+the\
                        r"|\b(?:which|what)\s+room\b|\bwhere\s+(?:was|were|is|are)\b"
                        r"|\bhow\s+many\s+(?:co-?)?authors\b|\bauthor\s+list\b|\bposter\s+number\b|\bwhich\s+(?:session|tier|page)\b"
                        r"|\bwhat\s+(?:session|tier|award|page)\b", re.I)
+# The listing fields one paper can be asked for when it is named by its content, not its title:
+# stricter than ATTRIBUTE ("Where is the gain coming from?" is not a question about a room).
+FIELD = re.compile(r"\bwho\s+(?:wrote|authored|are\s+the\s+authors|is\s+the\s+(?:first\s+|last\s+)?author)|\bauthors?\s+of\b"
+                   r"|\bhow\s+many\s+(?:co-?)?authors\b|\bauthor\s+list\b|\bposter\s+number\b|\b(?:which|what)\s+room\b"
+                   r"|\bwhere\s+(?:was|were)\b.*\b(?:presented|held|shown)\b|\b(?:which|what)\s+(?:session|tier|award|page)\b", re.I)
 TIER_ORDER = ("top 5%", "top 25%", "poster accept")
 MULTI_PAGE = re.compile(r"\bmore\s+than\s+one\s+(?:of\s+the\s+)?(?:listing\s+)?pages?\b"
                         r"|\b(?:several|multiple|two\s+or\s+more|different|two|both)\s+(?:listing\s+)?pages\b", re.I)
@@ -138,6 +143,7 @@ class Route:
     topic: str = ""  # the question's content words, for ranking within the filtered set
     unknown_authors: tuple[str, ...] = ()
     reasons: tuple[str, ...] = ()
+    field_of: bool = False  # asks a listing field of one paper named by its content ("Who wrote the PIXEL paper?")
 
     @property
     def lists(self) -> bool:
@@ -366,6 +372,10 @@ def route(question: str, listings: Listings) -> Route:
             title = listings.by_id[paper_id].title
             return Route("metadata", Lookup(paper=paper_id), "count" if COUNT.search(q) else "other", "", (),
                          tuple(reasons + [f"a listing field of the paper titled {title!r}"]))
+        if not lookup and residue and FIELD.search(q):  # "Who wrote the PIXEL paper?": the best match's listing answers it
+            return Route("retrieval", Lookup(), "count" if COUNT.search(q) else "other", residue, (),
+                         tuple(reasons + [f"a listing field of the paper about {residue!r}: the best-matching paper's listing answers it"]),
+                         field_of=True)
     if unknown:
         return Route("metadata", lookup, form, topic, tuple(dict.fromkeys(unknown)), tuple(reasons + ["an unknown author: nothing to list"]))
     if not lookup and form == "count" and not topic:  # "How many papers (posters) are there?": the whole collection

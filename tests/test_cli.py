@@ -77,3 +77,12 @@ def test_module_level_ask_uses_environment(full_settings):
                           env={**os.environ, "RAG_INDEX_DIR": str(full_settings.index_dir)})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["Few-shot Backdoor Attacks via Neural Tangent Kernels", "Language Modelling with Pixels"]
+
+
+def test_index_warns_once_per_bad_record_and_times_stages_with_v(tmp_path):
+    corpus = tmp_path / "mine.jsonl"
+    corpus.write_text('{"id": "a1", "title": "Tiny", "abstract": "One sentence here. And another one."}\nnot json\n')
+    proc = run("-v", "index", "--corpus", str(corpus), "--index-dir", str(tmp_path / "idx"), "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("not valid JSON") == 1  # logged by the library, not printed again by the CLI
+    assert "build stages: " in proc.stderr and "embed " in proc.stderr

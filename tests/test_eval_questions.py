@@ -156,3 +156,27 @@ def test_good_style_items_pass_and_the_mix_is_enforced(validator, tmp_path):
     # every item is fine; what fails is the mix: each kind must be in both splits
     assert errors and all("split" in e for e in errors), errors
     assert any("no absent item in the test split" in e for e in errors)
+
+
+def test_a_held_out_file_needs_each_kind_in_its_one_split_only(validator, tmp_path):
+    held = [
+        _unans("absent", id="h1", split="test", near_titles=[], absent_terms=["speculative decoding"], question="speculative decoding draft model"),
+        _unans("unjoined", id="h2", split="test", concepts=[["pixel"], ["backdoor attack"]], question="backdoor attacks on pixel LMs"),
+        _unans("unstated", id="h3", split="test", detail_terms=["GPU", "hours"]),
+    ]
+    path = tmp_path / "held.jsonl"
+    path.write_text("".join(json.dumps(q) + "\n" for q in held))
+    errors, _ = _styles(validator, [path])
+    assert not any("split" in e for e in errors), errors  # a test-only file is a held-out set: no dev part needed
+    path.write_text("".join(json.dumps(q) + "\n" for q in held[:2]))
+    errors, _ = _styles(validator, [path])
+    assert any("no unstated item in the test split" in e for e in errors), errors
+
+
+def test_shipped_held_out_style_passes_the_validator(validator):
+    path = STYLE_DIR.parent / "heldout" / "novice.jsonl"
+    errors, _ = _styles(validator, [path])
+    assert errors == []
+    items = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    assert {q["split"] for q in items} == {"test"} and {q["style"] for q in items} == {"novice"}
+    assert sum(q["type"] == "unanswerable" for q in items) / len(items) >= 0.40

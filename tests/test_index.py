@@ -43,6 +43,14 @@ def test_build_close_reopen_same_hits(small_settings):
     b.close()
 
 
+def test_build_report_times_each_stage(small_settings):
+    report = _build(small_settings)
+    assert set(report.timings) == {"chunk", "embed", "vectors", "records", "bm25", "fsync"}
+    assert all(v >= 0 for v in report.timings.values()) and report.timings["embed"] > 0
+    assert sum(report.timings.values()) <= report.seconds  # stages are parts of the build, never more
+    assert _build(small_settings).timings == {}  # nothing to do: no stage ran
+
+
 def test_unchanged_corpus_does_not_load_the_model(small_settings):
     _build(small_settings)
 

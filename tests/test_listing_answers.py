@@ -73,6 +73,17 @@ def test_a_paper_named_by_its_title(assistant):
     assert unlisted.abstained and "lists no authors" in unlisted.text and unlisted.citations == ()
 
 
+def test_a_paper_named_by_its_content(assistant):
+    who = assistant.ask("Who wrote the PIXEL paper?")
+    assert who.generator == "listing" and not who.abstained and who.citations[0].title == "Language Modelling with Pixels"
+    assert "Phillip Rust" in who.text and "best matching \u201cPIXEL\u201d" in who.text and who.text.endswith("[1]")
+    count = assistant.ask("How many authors does the hyperspherical OOD detection paper have?")
+    assert "has exactly 4 listed authors" in count.text
+    # no paper is about the topic: the answerability decision on the content words abstains, naming no authors
+    none = assistant.ask("Who wrote the paper on quantum annealing schedules for protein folding?")
+    assert none.abstained and "Authors:" not in none.text
+
+
 def test_counts_over_metadata_are_exact(assistant):
     answer = assistant.ask("How many top-25% posters are there?")
     assert answer.text.startswith("There are exactly 27 papers rated top 25%") and len(answer.citations) == 27

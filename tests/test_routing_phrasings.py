@@ -146,3 +146,24 @@ def test_list_lines_are_their_own_sentences():
     got = [(s.text, s.cites) for s in answer_sentences(text)]
     assert got == [("2 papers with a single author:", []), ("[1] A title — X · poster #32", [1]),
                    ("[2] B title — Y · poster #140", [2]), ("A note.", [])]
+
+
+@pytest.mark.parametrize("question, topic", [
+    ("Who wrote the PIXEL paper?", "PIXEL"),
+    ("who are the authors of the paper on NTK backdoor attacks?", "NTK backdoor attacks"),
+    ("How many authors does the hyperspherical OOD detection paper have?", "hyperspherical OOD detection"),
+    ("which session was the pixel language model paper in?", "pixel language model"),
+    ("where was the Omnigrok paper presented?", "Omnigrok"),
+])
+def test_a_field_of_a_paper_named_by_its_content(listings, question, topic):
+    r = route(question, listings)
+    assert r.field_of and r.name == "retrieval" and r.topic == topic, r
+
+
+@pytest.mark.parametrize("question", [
+    "Where is the improvement coming from in the PIXEL paper?",  # not a room
+    "What does the PIXEL paper find about non-Latin scripts?",
+    "who are the authors of Language Modelling with Pixels?",  # named by its title: an exact lookup
+])
+def test_content_and_titled_questions_are_not_field_of_content(listings, question):
+    assert not route(question, listings).field_of

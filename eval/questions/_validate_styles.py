@@ -27,8 +27,9 @@ import json
 import os
 import re
 
-STYLES = {"long": (20, 80), "terse": (2, 10), "conversational": (6, 40)}  # hard word-count bounds per style
-TARGET_WORDS = {"long": (30, 60), "terse": (3, 8), "conversational": (10, 30)}  # outside: a warning
+# Hard word-count bounds per style ("novice": the held-out style of eval/questions/heldout/, test only).
+STYLES = {"long": (20, 80), "terse": (2, 10), "conversational": (6, 40), "novice": (6, 40)}
+TARGET_WORDS = {"long": (30, 60), "terse": (3, 8), "conversational": (10, 30), "novice": (8, 35)}  # outside: a warning
 KINDS = {"absent", "unjoined", "unstated"}
 TYPES = {"factoid", "which_paper", "multi_paper", "metadata", "unanswerable"}
 REQUIRED = ["id", "style", "split", "type", "question", "gold_titles", "answer", "key_facts"]
@@ -114,8 +115,10 @@ def validate_styles(paths, papers, longest_shared_run, metadata_strings, out=Non
         unans = sum(v for (_, k), v in fc.items() if k in KINDS)
         if total and unans / total < MIN_UNANSWERABLE_SHARE:
             errors.append(f"{path}: {unans / total:.0%} unanswerable (< {MIN_UNANSWERABLE_SHARE:.0%})")
+        # A file with one split only is a held-out set (test only, never fitted on): each kind in that split.
+        splits = [sp for sp in ("dev", "test") if any(n for (s_, _), n in fc.items() if s_ == sp)] or ["dev", "test"]
         for kind in sorted(KINDS):
-            for split in ("dev", "test"):
+            for split in splits:
                 if total and not fc[(split, kind)]:
                     errors.append(f"{path}: no {kind} item in the {split} split")
         say(f"\n{path}: {total} items, {unans} unanswerable ({unans / max(total, 1):.0%})")

@@ -1,0 +1,134 @@
+"""Extractive answers to several-part and list questions (rag/extractive.py, rag/question_parts.py).
+
+Question decomposition on hand-made questions, then answers on the real shipped index: each part of
+a several-part question gets its own sentence even when the answer may hold only as many sentences
+as there are parts, a single-part question does not grow, and a list question quotes what each
+paper proposes.
+"""
+from __future__ import annotations
+
+import doctest
+
+import pytest
+
+import rag.question_parts
+from rag.citations import answer_sentences
+from rag.coverage import Scorer
+from rag.extractive import Draft, ExtractiveGenerator, candidates, select
+from rag.question_parts import has_number, question_parts
+
+
+# ---- decomposition --------------------------------------------------------------------------------
+@pytest.mark.parametrize("question, parts, quantity", [
+    ("By how much does GemNet-OC beat the previous state of the art, and on which dataset?",
+     ["By how much does GemNet-OC beat the previous state of the art", "on which dataset"], [True, False]),
+    ("How many classes and roughly how many images does the dataset have, and what is it called?",
+     ["How many classes", "roughly how many images does the dataset have", "what is it called"], [True, True, False]),
+    ("What top-1 accuracy does Sequencer2D-L reach; how many parameters does it have?",
+     ["What top-1 accuracy does Sequencer2D-L reach", "how many parameters does it have"], [True, True]),
+    ("the few-shot backdoor attack with neural tangent kernels — what success rate did it get, with how many poisons?",
+     ["what success rate did it get", "with how many poisons"], [True, True]),
+    # context that asks nothing is no part: neither a lead-in sentence nor a lead-in phrase
+    ("I'm writing a survey on unlearning. Which papers handle sequential deletion requests?",
+     ["Which papers handle sequential deletion requests"], [False]),
+    ("On YouRefIt, how much does the virtual touch line improve localization?",
+     ["how much does the virtual touch line improve localization"], [True]),
+    # "and" inside a clause joins nouns, not questions
+    ("Which papers study Adam and SGD with large batches?", ["Which papers study Adam and SGD with large batches"], [False]),
+    ("diffusion U-Net features for image classification", ["diffusion U-Net features for image classification"], [False]),
+])
+def test_question_parts(question, parts, quantity):
+    got = question_parts(question)
+    assert [p.text for p in got] == parts
+    assert [p.quantity for p in got] == quantity
+
+
+def test_parts_are_capped_and_never_empty():
+    assert len(question_parts("What is A, what is B, what is C, what is D, what is E, and what is F?")) == rag.question_parts.MAX_PARTS
+    assert question_parts("?") == []
+    assert question_parts("   PIXEL   ")[0].text == "PIXEL"
+
+
+@pytest.mark.parametrize("text, number", [
+    ("We pretrain the 86M parameter PIXEL model.", True), ("It is ten times cheaper.", True),
+    ("An attack success rate of 90%.", True), ("We propose a new attention pattern.", False),
+])
+def test_has_number(text, number):
+    assert has_number(text) is number
+
+
+def test_docstring_examples():
+    result = doctest.testmod(rag.question_parts)
+    assert result.attempted > 0 and result.failed == 0
+
+
+# ---- answers on the shipped index ----------------------------------------------------------------
+def _answer(assistant, question: str, max_sentences: int) -> Draft:
+    hits = assistant.retriever.search(question, k=assistant.settings.top_k)
+    *_, draft = ExtractiveGenerator(assistant.loaded_index, max_sentences=max_sentences).stream(question, hits)
+    assert isinstance(draft, Draft) and not draft.abstained
+    return draft
+
+
+PIXEL = "Language Modelling with Pixels"
+
+
+@pytest.mark.parametrize("question, wanted", [
+    ("What does PIXEL reconstruct, how many parameters does it have, and how robust is it to orthographic attacks?",
+     ["reconstruct the pixels of masked patches", "86M parameter", "more robust than BERT to orthographic attacks"]),
+    ("How robust is PIXEL to orthographic attacks, and what data was it pretrained on?",
+     ["more robust than BERT to orthographic attacks", "same English data as BERT"]),
+    ("What does PIXEL reconstruct during pretraining, and how many parameters does it have?",
+     ["reconstruct the pixels of masked patches", "86M parameter"]),
+])
+def test_each_part_gets_its_sentence_within_a_tight_budget(assistant, question, wanted):
+    # As many sentences as parts: the best-scoring runners-up alone would leave a part out.
+    draft = _answer(assistant, question, max_sentences=len(question_parts(question)))
+    for piece in wanted:
+        assert piece in draft.text, (piece, draft.text)
+    assert {c.title for c in draft.citations} == {PIXEL}
+    assert not draft.uncited and not draft.weak  # every quoted sentence cited and supported
+    for c in draft.citations:
+        assert c.span is not None and assistant.papers()[c.paper_id].abstract[c.span[0]:c.span[1]] == c.passage
+
+
+def test_each_part_gets_its_sentence_in_a_full_answer(assistant):
+    answer = assistant.ask("How many parameters does PIXEL have, and how robust is it to orthographic attacks?")
+    assert not answer.abstained
+    assert "86M parameter" in answer.text and "more robust than BERT to orthographic attacks" in answer.text
+    assert answer.citations[0].title == PIXEL
+
+
+def test_a_single_part_question_does_not_grow(assistant):
+    single = assistant.ask("How many parameters does PIXEL have?")
+    double = assistant.ask("How many parameters does PIXEL have, and how robust is it to orthographic attacks?")
+    assert "86M parameter" in single.text
+    # the second part's sentence comes only with the second part
+    assert "orthographic attacks and linguistic code-switching" not in single.text
+    assert len(answer_sentences(single.text)) <= assistant.settings.answer_sentences
+    assert len(answer_sentences(double.text)) <= assistant.settings.answer_sentences
+    # the decomposition adds nothing to a one-part question, for any budget
+    question = "How many parameters does PIXEL have?"
+    assert len(question_parts(question)) == 1
+    hits = assistant.retriever.search(question, k=assistant.settings.top_k)
+    scorer = Scorer(assistant.loaded_index)
+    ranked = candidates(question, hits, scorer)
+    for n in (1, 3, 5):
+        with_parts = select(question, ranked, n, scorer)
+        without = select(question, ranked, n, scorer, decompose=False)
+        assert [c.text for c in with_parts] == [c.text for c in without]
+
+
+def test_a_list_question_quotes_what_each_paper_proposes(assistant):
+    answer = assistant.ask("Which papers propose methods for imputing missing values in multivariate time series?")
+    assert not answer.abstained
+    titles = [c.title for c in answer.citations]
+    assert "Multivariate Time-series Imputation with Disentangled Temporal Representations" in titles
+    assert "Probabilistic Imputation for Time-series Classification with Missing Data" in titles
+    assert "we propose TIDER" in answer.text  # the second paper's contribution, not only its background
+    assert len(answer_sentences(answer.text)) <= assistant.settings.answer_sentences
+
+
+def test_a_quantity_part_prefers_the_sentence_with_the_number(assistant):
+    draft = _answer(assistant, "How many parameters does PIXEL have?", max_sentences=1)
+    assert "86M" in draft.text

@@ -316,6 +316,9 @@ def test_the_decision_sees_what_ask_retrieves_and_skips_what_the_router_answers(
     mixed = "There are two different 'DINO' papers in the poster session - what is each one about?"
     assert assistant.gated(mixed)
     assert assistant.judge(mixed).confidence == pytest.approx(assistant.ask(mixed).confidence, abs=1e-9)
+    field_of = "Who wrote the PIXEL paper?"  # answered from the listing, after the decision on its content words
+    assert assistant.gated(field_of)
+    assert assistant.judge(field_of).confidence == pytest.approx(assistant.ask(field_of).confidence, abs=1e-9)
     assert not assistant.gated("Which posters list Yoshua Bengio as an author?")
     assert assistant.gated("What attack success rate do the NTK-designed poisons reach?")
 

@@ -5,9 +5,16 @@
 Training questions: the dev part of every question file (eval/questions/dev.jsonl is style
 "original"; eval/questions/styles/<style>.jsonl items carry `style` and `split`, and only
 split == "dev" is fitted). Test parts are read only to report, never to fit or choose anything.
+Questions the metadata router answers from the listings (Assistant.gated is False) never reach the
+decision in `ask`, so they are neither fitted nor scored here.
 
 The model: scikit-learn logistic regression on standardized rag.answerability.FEATURES (a
 probability that is calibrated by construction of the log-loss fit, and a file of a few numbers).
+One feature, `sem_pair`, is itself learned: the log-odds of a pair head (a second, strongly
+regularized logistic regression over question vector * the top paper's best passage vector,
+rag.answer_model.PairHead). The main model is fitted on out-of-fold head scores, and every
+cross-validation fold refits the head on its own training part, so no score it is judged on came
+from a head that saw that question's label.
 The threshold maximizes abstention F1 with at most MAX_WRONG_REFUSALS wrong refusals, on
 out-of-fold probabilities of the dev items (5-fold cross-validation), so it is not chosen on the
 very predictions it was fitted to. The model file holds the weights, the feature list, the
@@ -34,13 +41,16 @@ from typing import Any
 import numpy as np
 
 from rag import Assistant, load_settings
+from rag.answer_model import PAIR_FEATURE
 from rag.answerability import DEFAULT_MODEL, FEATURES, MODEL_FORMAT, file_sha256
 
 from . import metrics as M
 from .harness import EVAL_DIR
 
 MAX_WRONG_REFUSALS = 0.04  # a little under the 5% target: the threshold is chosen on dev, reported on test
-C = 0.03  # inverse regularization strength: leave-one-style-out on the dev parts preferred 0.03 (mean and worst F1) over 0.1, 0.3 and 1
+C = 0.03  # inverse regularization strength: dev LOSO (worst-style AUC and F1, with the pair head) preferred 0.03 over 0.01 and 0.1
+PAIR_C = 0.01  # the pair head's (384 inputs, a few hundred questions): dev LOSO with the 183 second-writer items preferred 0.01 over 0.001
+PAIR_COL = FEATURES.index(PAIR_FEATURE)
 OUT_DIR = EVAL_DIR / "results" / "answerability"
 ORIGINAL = {"dev": EVAL_DIR / "questions" / "dev.jsonl", "test": EVAL_DIR / "questions" / "test.jsonl"}
 STYLES_DIR = EVAL_DIR / "questions" / "styles"
@@ -63,31 +73,76 @@ def _read(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def featurize(items: list[dict[str, Any]], assistant: Assistant, say=print) -> np.ndarray:
+def featurize(items: list[dict[str, Any]], assistant: Assistant, say=print) -> tuple[np.ndarray, np.ndarray]:
+    """The features (sem_pair 0: the pair head is fitted here) and the pair vectors of every question."""
     started = time.perf_counter()
-    rows = []
+    rows, pairs = [], []
     for i, q in enumerate(items, 1):
-        f = assistant.answerability_signals(q["question"])
-        rows.append([f[n] for n in FEATURES])
+        sig = assistant.answerability_inputs(q["question"])
+        rows.append([sig.features[n] for n in FEATURES])
+        pairs.append(sig.pair)
         if i % 100 == 0:
             say(f"  features: {i}/{len(items)} ({time.perf_counter() - started:.0f} s)")
-    return np.asarray(rows, dtype=np.float64)
+    dim = next((len(p) for p in pairs if p is not None), 1)
+    P = np.stack([np.zeros(dim) if p is None else np.asarray(p, dtype=np.float64) for p in pairs]) if pairs else np.zeros((0, 1))
+    return np.asarray(rows, dtype=np.float64), P
 
 
-def fit(X: np.ndarray, y: np.ndarray, seed: int = 0) -> dict[str, Any]:
-    """Standardize, fit the logistic regression, choose the threshold on out-of-fold probabilities."""
+def _standardized(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    mean, scale = X.mean(0), X.std(0)
+    scale[scale < 1e-9] = 1.0
+    return (X - mean) / scale, mean, scale
+
+
+def fit_head(P: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """The pair head: a logistic regression over the standardized pair vectors."""
+    from sklearn.linear_model import LogisticRegression
+
+    Z, mean, scale = _standardized(P)
+    lr = LogisticRegression(C=PAIR_C, max_iter=3000).fit(Z, y)
+    return {"mean": mean, "scale": scale, "coef": lr.coef_[0], "intercept": float(lr.intercept_[0])}
+
+
+def head_score(head: dict[str, Any], P: np.ndarray) -> np.ndarray:
+    return ((P - head["mean"]) / head["scale"]) @ head["coef"] + head["intercept"]
+
+
+def _with_head(X: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    X = X.copy()
+    X[:, PAIR_COL] = scores
+    return X
+
+
+def head_oof(P: np.ndarray, y: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Out-of-fold pair-head scores: the main model is fitted on scores the head did not see the labels of."""
+    from sklearn.model_selection import StratifiedKFold
+
+    out = np.zeros(len(y))
+    for tr, te in StratifiedKFold(5, shuffle=True, random_state=seed + 1).split(P, y):
+        out[te] = head_score(fit_head(P[tr], y[tr]), P[te])
+    return out
+
+
+def fit(X: np.ndarray, y: np.ndarray, P: np.ndarray | None = None, seed: int = 0) -> dict[str, Any]:
+    """Standardize, fit the logistic regression (and the pair head, with P), choose the threshold on
+    out-of-fold probabilities (the head refitted inside every fold: nothing of a held-out fold is seen)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
-    mean, scale = X.mean(0), X.std(0)
-    scale[scale < 1e-9] = 1.0
-    Z = (X - mean) / scale
+    if P is not None:
+        X = _with_head(X, head_oof(P, y, seed))
+    Z, mean, scale = _standardized(X)
     oof = np.zeros(len(y))
     for tr, te in StratifiedKFold(5, shuffle=True, random_state=seed).split(Z, y):
-        oof[te] = LogisticRegression(C=C, max_iter=2000).fit(Z[tr], y[tr]).predict_proba(Z[te])[:, 1]
+        if P is None:
+            Ztr, Zte = Z[tr], Z[te]
+        else:  # the fold's own head: out-of-fold scores inside it, fitted scores on its held-out part
+            Ztr = (_with_head(X[tr], head_oof(P[tr], y[tr], seed)) - mean) / scale
+            Zte = (_with_head(X[te], head_score(fit_head(P[tr], y[tr]), P[te])) - mean) / scale
+        oof[te] = LogisticRegression(C=C, max_iter=2000).fit(Ztr, y[tr]).predict_proba(Zte)[:, 1]
     lr = LogisticRegression(C=C, max_iter=2000).fit(Z, y)
     return {"mean": mean, "scale": scale, "coef": lr.coef_[0], "intercept": float(lr.intercept_[0]),
-            "threshold": choose_threshold(oof, y), "oof": oof}
+            "threshold": choose_threshold(oof, y), "oof": oof, "head": fit_head(P, y) if P is not None else None}
 
 
 def choose_threshold(prob: np.ndarray, answerable: np.ndarray, max_wrong: float = MAX_WRONG_REFUSALS) -> float:
@@ -105,7 +160,13 @@ def choose_threshold(prob: np.ndarray, answerable: np.ndarray, max_wrong: float 
     return best[1]
 
 
-def probability(model: dict[str, Any], X: np.ndarray) -> np.ndarray:
+def served(model: dict[str, Any], X: np.ndarray, P: np.ndarray | None) -> np.ndarray:
+    """The features as the shipped file computes them: sem_pair is the fitted head's score."""
+    return X if model.get("head") is None or P is None else _with_head(X, head_score(model["head"], P))
+
+
+def probability(model: dict[str, Any], X: np.ndarray, P: np.ndarray | None = None) -> np.ndarray:
+    X = served(model, X, P)
     z = ((X - model["mean"]) / model["scale"]) @ model["coef"] + model["intercept"]
     return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
 
@@ -137,41 +198,45 @@ def main(argv: list[str] | None = None) -> None:
     items = load_items(args.questions)
     if args.dev_only:
         items = [q for q in items if q["split"] == "dev"]
-    styles = sorted({q["style"] for q in items})
-    say(f"{len(items)} questions, styles {', '.join(styles)}; dev: {sum(q['split'] == 'dev' for q in items)}")
     assistant = Assistant(load_settings(progress=False))
     assistant.answerability_signals("warm-up question")
-    X = featurize(items, assistant, say)
+    # Questions the metadata router answers itself never reach the decision in `ask`: not fitted, not scored.
+    routed = [q for q in items if not assistant.gated(q["question"])]
+    items = [q for q in items if assistant.gated(q["question"])]
+    styles = sorted({q["style"] for q in items})
+    say(f"{len(items)} questions, styles {', '.join(styles)}; dev: {sum(q['split'] == 'dev' for q in items)}; "
+        f"{len(routed)} answered by the metadata router left out")
+    X, P = featurize(items, assistant, say)
     y = np.array([q["type"] != "unanswerable" for q in items], dtype=int)
     dev = np.array([q["split"] == "dev" for q in items])
     style = np.array([q["style"] for q in items])
 
     args.report.mkdir(parents=True, exist_ok=True)
-    np.savez(args.report / "features.npz", X=X, y=y, dev=dev, style=style, ids=np.array([q["id"] for q in items]),
+    np.savez(args.report / "features.npz", X=X, P=P, y=y, dev=dev, style=style, ids=np.array([q["id"] for q in items]),
              kind=np.array([q.get("unanswerable_kind") or "" for q in items]), names=np.array(FEATURES))
-    model = fit(X[dev], y[dev])
+    model = fit(X[dev], y[dev], P[dev])
     report: dict[str, Any] = {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "features": list(FEATURES),
                               "threshold": model["threshold"], "dev_out_of_fold": figures(model["oof"], [q for q, d in zip(items, dev) if d], model["threshold"]),
                               "test": {}, "loso": {}, "loso_part": "dev" if args.dev_only else "test"}
     for s in styles:
         sel = (style == s) & ~dev
         if sel.any():
-            report["test"][s] = figures(probability(model, X[sel]), [q for q, k in zip(items, sel) if k], model["threshold"])
+            report["test"][s] = figures(probability(model, X[sel], P[sel]), [q for q, k in zip(items, sel) if k], model["threshold"])
     sel = ~dev
     if sel.any():
-        report["test"]["all"] = figures(probability(model, X[sel]), [q for q, k in zip(items, sel) if k], model["threshold"])
+        report["test"]["all"] = figures(probability(model, X[sel], P[sel]), [q for q, k in zip(items, sel) if k], model["threshold"])
     args.report.mkdir(parents=True, exist_ok=True)
     for s in styles:
         train = dev & (style != s)
         held = (style == s) & (dev if args.dev_only else ~dev)
         if not held.any() or len(set(y[train])) < 2:
             continue
-        m = fit(X[train], y[train])
-        report["loso"][s] = {**figures(probability(m, X[held]), [q for q, k in zip(items, held) if k], m["threshold"]),
+        m = fit(X[train], y[train], P[train])
+        report["loso"][s] = {**figures(probability(m, X[held], P[held]), [q for q, k in zip(items, held) if k], m["threshold"]),
                              "threshold": m["threshold"], "trained_on": int(train.sum())}
-        _write_model(args.report / f"loso-{s}.json", m, items, train, X, {"loso_held_out": s})
+        _write_model(args.report / f"loso-{s}.json", m, items, train, served(m, X, P), {"loso_held_out": s})
     files = sorted({q["_file"] for q, d in zip(items, dev) if d})
-    _write_model(args.out, model, items, dev, X, {})
+    _write_model(args.out, model, items, dev, served(model, X, P), {})
     (args.report / "report.json").write_text(json.dumps(report, indent=1), encoding="utf-8")
     (args.report / "report.md").write_text(markdown(report), encoding="utf-8")
     say(markdown(report))
@@ -183,7 +248,7 @@ def _write_model(path: Path, m: dict[str, Any], items: list[dict[str, Any]], tra
 
     files = sorted({q["_file"] for q, t in zip(items, train) if t})
     first = int(np.flatnonzero(train)[0])
-    pinned_p = float(probability(m, X[first:first + 1])[0])
+    pinned_p = float(probability(m, X[first:first + 1])[0])  # X: the served features (sem_pair from the head)
     data = {"format": MODEL_FORMAT, "kind": "logistic_regression", "features": list(FEATURES),
             "mean": m["mean"].tolist(), "scale": m["scale"].tolist(), "coef": m["coef"].tolist(), "intercept": m["intercept"],
             "threshold": m["threshold"],
@@ -191,10 +256,12 @@ def _write_model(path: Path, m: dict[str, Any], items: list[dict[str, Any]], tra
                          "by_style": {s: sum(1 for q, t in zip(items, train) if t and q["style"] == s) for s in sorted({q["style"] for q in items})},
                          "files": [{"path": str(Path(f).resolve().relative_to(EVAL_DIR.parent)) if Path(f).resolve().is_relative_to(EVAL_DIR.parent) else f,
                                     "sha256": file_sha256(Path(f))} for f in files],
-                         "max_wrong_refusals": MAX_WRONG_REFUSALS, "C": C, "scikit_learn": version("scikit-learn"),
+                         "max_wrong_refusals": MAX_WRONG_REFUSALS, "C": C, "pair_C": PAIR_C, "scikit_learn": version("scikit-learn"),
                          "created": datetime.now(timezone.utc).isoformat(timespec="seconds")},
             "pinned": {"question": items[first]["question"], "features": dict(zip(FEATURES, X[first].tolist())), "probability": pinned_p},
             **extra}
+    if m.get("head") is not None:
+        data["pair_head"] = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in m["head"].items()}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")

@@ -18,28 +18,22 @@ abstention). This module never calls a generator and never trains anything.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
+from .answer_model import DEFAULT_MODEL, MODEL_FORMAT, REBUILD, Model, PairHead, file_sha256, load_model, model_to_dict
 from .chunking import split_sentences
 from .coverage import Scorer, prime_terms
-from .errors import ModelLoadError
 from .index import _bm25_tokenize
 from .types import Citation, Hit
 
 if TYPE_CHECKING:  # pragma: no cover
     from .index import Index
 
-MODEL_FORMAT = 1
-DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "answerability.json"
-REBUILD = "run `python -m eval.train_answerability` to rebuild it"
 MAX_PHRASES = 3
 SENTENCE_WEIGHT = 0.32  # rag.extractive.SENTENCE_WEIGHT: the blend of the former evidence score
 MAX_WORDS = 4
@@ -66,14 +60,15 @@ FEATURES = (
     "phr_min_top",        # the least-covered salient phrase's best cosine in the top paper
     "phr_min_joint",      # best top-k paper on its least-covered phrase (semantic co-occurrence)
     "phr_min_any",        # the least-covered phrase's best cosine anywhere
-    "word_min_top",       # the least-covered salient word in the top paper: 1 if there, else its best cosine there
-    "word_mean_top",      # ... rarity-weighted mean over the salient words
-    "word_min_joint",     # the best top-k paper on its least-covered salient word (word-level co-occurrence)
-    "word_min_any",       # the least-covered salient word's best cosine anywhere (1 if some abstract has it)
+    "word_min_top",       # of the salient words the top paper lacks (rarest MAX_WORDS), the lowest best cosine there
+    "word_mean_top",      # rarity-weighted mean over all salient words: 1 if the top paper holds it, its cosine, or 0 (past MAX_WORDS)
+    "word_min_joint",     # the best top-k paper on its least-covered lacking word (word-level co-occurrence)
+    "word_min_any",       # the least-covered lacking word's best cosine anywhere (1 if some abstract has it)
     "fused_top",          # the fused retrieval score of the top paper
     "fused_margin",       # ... minus the second paper's
     "bm25_top_norm",      # top passage BM25 score over the question's total idf
     "rank_agree",         # 1 when dense and BM25 both rank the top paper first
+    "sem_pair",           # the model's learned pair score of (question vector * top paper's best passage vector); 0 without one
 )
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-\.]*[A-Za-z0-9]|[A-Za-z0-9]")
 
@@ -96,6 +91,7 @@ class Signals:
     paper_terms: list[frozenset[str]]  # per hit
     phrases: list[Phrase] = field(default_factory=list)
     phrase_sims: list[list[float]] = field(default_factory=list)  # per hit, per phrase: best cosine
+    pair: np.ndarray | None = None  # question vector * the top paper's best passage vector (the pair head's input)
 
 
 @dataclass(frozen=True)
@@ -245,8 +241,12 @@ def signals(question: str, hits: Sequence[Hit], col: Collection, qvec: np.ndarra
         f["sem_top"] = float(sims.max()) if len(sims) else 0.0
         f["sem_top_paper"] = best[0]
         f["sem_margin"] = best[0] - (max(best[1:]) if len(best) > 1 else 0.0)
+        rows = col.paper_chunks.get(hits[0].paper_id, [])
+        if rows:  # which dimensions agree, not only how much: a learned head (rag.answer_model) scores it
+            best_row = rows[int(np.argmax(sims[rows]))]
+            out.pair = np.asarray(qvec, dtype=np.float32) * col.chunk_vectors[best_row]
     # Salient words one by one: a paraphrase ("GNNs") is near its passage ("graph neural networks").
-    units = list(dict.fromkeys(w for w, ts in words if any(t in salient for t in ts)))[:MAX_WORDS]
+    units = lacking_words(words, salient, paper_terms[0] if hits else frozenset())
     if (phr or units) and embed is not None:
         vecs = embed([p.text for p in phr] + units)
         pv, wv = vecs[:len(phr)], vecs[len(phr):]
@@ -260,7 +260,6 @@ def signals(question: str, hits: Sequence[Hit], col: Collection, qvec: np.ndarra
         if units:
             stems = {w: [t for t in ts if t in salient] for w, ts in words}
             wsims = np.stack([_cosines(col.chunk_vectors, v) for v in wv], axis=1)  # chunks x words
-            weights = [max(salient[t] for t in stems[u]) for u in units]
 
             def support(pid: str, terms: frozenset[str]) -> list[float]:
                 rows = col.paper_chunks.get(pid, [0])
@@ -268,78 +267,66 @@ def signals(question: str, hits: Sequence[Hit], col: Collection, qvec: np.ndarra
 
             per = [support(h.paper_id, t) for h, t in zip(hits, paper_terms)]
             f["word_min_top"] = min(per[0])
-            f["word_mean_top"] = sum(w * v for w, v in zip(weights, per[0])) / sum(weights)
+            f["word_mean_top"] = word_mean(words, salient, paper_terms[0], dict(zip(units, per[0])))
             f["word_min_joint"] = max(min(row) for row in per)
             anywhere = [1.0 if all(col.postings.get(t) for t in stems[u]) else float(wsims[:, j].max()) for j, u in enumerate(units)]
             f["word_min_any"] = min(anywhere)
     if not phr and qvec is not None:
         f["phr_min_top"] = f["phr_min_joint"] = f["sem_top_paper"]
         f["phr_min_any"] = f["sem_top"]
-    if not units:
-        f["word_min_top"] = f["word_mean_top"] = f["word_min_joint"] = f["word_min_any"] = f["lex_top_paper"]
+    if not units:  # no salient word, or the top paper holds them all (then every word feature is 1)
+        held = bool(salient) and bool(hits)
+        f["word_min_top"] = f["word_mean_top"] = f["word_min_joint"] = f["word_min_any"] = 1.0 if held else f["lex_top_paper"]
     return out
+
+
+def _word_stems(words: list[tuple[str, tuple[str, ...]]], salient: dict[str, float]) -> dict[str, list[str]]:
+    """Each distinct question word with salient stems -> those stems, in question order."""
+    out: dict[str, list[str]] = {}
+    for w, ts in words:
+        mine = [t for t in ts if t in salient]
+        if mine:
+            out.setdefault(w, mine)
+    return out
+
+
+def lacking_words(words: list[tuple[str, tuple[str, ...]]], salient: dict[str, float], terms: frozenset[str]) -> list[str]:
+    """The salient words the paper's `terms` lack (some salient stem missing), rarest first, at most MAX_WORDS.
+
+    Only these are embedded: a word the paper holds is covered (1.0) without a model call, and the
+    rarest lacking words are the asked details and absent concepts, wherever the question puts them
+    (a long question's first words are often its context).
+
+    >>> s = Scorer.from_counts({"gpu": 2, "pixel": 1, "pretrain": 40}, n=1000)
+    >>> w = question_words("How many GPUs did PIXEL pretraining use?")
+    >>> lacking_words(w, salient_terms(w, s), frozenset({"pixel", "pretrain"}))
+    ['GPUs']
+    """
+    stems = _word_stems(words, salient)
+    lacking = [w for w, ts in stems.items() if not all(t in terms for t in ts)]
+    return sorted(lacking, key=lambda w: -max(salient[t] for t in stems[w]))[:MAX_WORDS]
+
+
+def word_mean(words: list[tuple[str, tuple[str, ...]]], salient: dict[str, float], terms: frozenset[str],
+              cosines: dict[str, float]) -> float:
+    """Rarity-weighted support of the salient words: 1 for a word the paper holds, its best cosine there
+    for an embedded lacking word (`cosines`), 0 for a lacking word past the MAX_WORDS embedded ones.
+
+    >>> s = Scorer.from_counts({"graph": 2, "pixel": 2}, n=1000)
+    >>> w = question_words("graph for PIXEL")
+    >>> round(word_mean(w, salient_terms(w, s), frozenset({"pixel"}), {"graph": 0.5}), 3)
+    0.75
+    """
+    stems = _word_stems(words, salient)
+    weights = {w: max(salient[t] for t in ts) for w, ts in stems.items()}
+    got = sum(wt * (1.0 if all(t in terms for t in stems[w]) else cosines.get(w, 0.0)) for w, wt in weights.items())
+    return got / sum(weights.values()) if weights else 0.0
 
 
 def _cosines(matrix: np.ndarray, vec: np.ndarray) -> np.ndarray:
     """matrix @ vec for unit vectors. einsum, not BLAS: on a few cores a multi-threaded BLAS call fights
     onnxruntime's spinning threads and takes 10-20 ms; this single-threaded loop takes 0.1 ms."""
     return np.einsum("ij,j->i", matrix, np.asarray(vec, dtype=matrix.dtype))
-
-
-# ---- the model ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Model:
-    """Standardized logistic regression over FEATURES, as written by eval.train_answerability."""
-
-    features: tuple[str, ...]
-    mean: np.ndarray
-    scale: np.ndarray
-    coef: np.ndarray
-    intercept: float
-    threshold: float
-    meta: dict[str, Any]
-
-    def probability(self, features: dict[str, float]) -> float:
-        z = self.intercept + sum(float(c) * (features.get(n, 0.0) - float(m)) / float(s)
-                                 for n, m, s, c in zip(self.features, self.mean, self.scale, self.coef))
-        return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
-
-
-def model_to_dict(model: Model) -> dict[str, Any]:
-    return {"format": MODEL_FORMAT, "kind": "logistic_regression", "features": list(model.features),
-            "mean": model.mean.tolist(), "scale": model.scale.tolist(), "coef": model.coef.tolist(),
-            "intercept": model.intercept, "threshold": model.threshold, **model.meta}
-
-
-def load_model(path: Path | str | None = None) -> Model:
-    """The model file at `path` (default: the shipped one); a missing or damaged file says how to rebuild it."""
-    path = Path(path) if path else DEFAULT_MODEL
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelLoadError(f"the answerability model {path} is missing: {REBUILD}") from None
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"the answerability model {path} is damaged ({type(exc).__name__}): {REBUILD}") from None
-    try:
-        if not isinstance(data, dict):
-            raise ValueError("not a JSON object")
-        if data.get("format") != MODEL_FORMAT:
-            raise ValueError(f"format {data.get('format')!r}, this version reads {MODEL_FORMAT}")
-        names = tuple(data["features"])
-        unknown = set(names) - set(FEATURES)
-        if unknown:
-            raise ValueError(f"unknown features {sorted(unknown)}")
-        arrays = [np.asarray(data[k], dtype=np.float64) for k in ("mean", "scale", "coef")]
-        if any(a.shape != (len(names),) for a in arrays) or not np.all(arrays[1] > 0) or not all(np.isfinite(a).all() for a in arrays):
-            raise ValueError("weights do not match the feature list")
-        meta = {k: v for k, v in data.items() if k not in {"format", "kind", "features", "mean", "scale", "coef", "intercept", "threshold"}}
-        return Model(names, arrays[0], arrays[1], arrays[2], float(data["intercept"]), float(data["threshold"]), meta)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelLoadError(f"the answerability model {path} is damaged ({exc}): {REBUILD}") from None
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 class Answerability:
@@ -355,6 +342,7 @@ class Answerability:
         from .partial import partial
 
         sig = signals(question, hits, self.collection, qvec, embed)
+        sig.features = self.model.complete(sig.features, sig.pair)
         p = self.model.probability(sig.features)
         cut = self.model.threshold if threshold is None else threshold
         if hits and p >= cut:
@@ -366,5 +354,6 @@ class Answerability:
         return Verdict(False, p, sig.features, missing, text, citations)
 
 
-__all__ = ["FEATURES", "DEFAULT_MODEL", "Answerability", "Collection", "Model", "Signals", "Verdict", "file_sha256",
-           "load_model", "model_to_dict", "phrases", "question_words", "salient_terms", "signals"]
+__all__ = ["FEATURES", "DEFAULT_MODEL", "MODEL_FORMAT", "REBUILD", "Answerability", "Collection", "Model", "PairHead", "Signals",
+           "Verdict", "file_sha256",
+           "lacking_words", "load_model", "model_to_dict", "phrases", "question_words", "salient_terms", "signals", "word_mean"]

@@ -10,7 +10,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from .answerability import Answerability, Collection, Verdict, load_model, signals
+from .answerability import Answerability, Collection, Signals, Verdict, load_model, signals
 from .chat_generator import ChatGenerator
 from .conversation import retrieval_query
 from .corpus import Corpus, load_corpus
@@ -261,16 +261,38 @@ class Assistant:
                      confidence=verdict.confidence if verdict is not None else None, model=draft.model)
 
     def _retrieve_for(self, question: str, options: dict[str, Any]) -> tuple[str, Settings, list[Hit]]:
-        """The checked question, its settings and the top_k papers, retrieved as `ask` retrieves them."""
+        """The text the decision judges, its settings and the top_k papers, as `ask` retrieves them: a
+        mixed question narrowed to its lookup's papers; a field-of question ("Who wrote the PIXEL
+        paper?", FieldWriter.judged) judged on its content words, as `ask` judges it."""
         settings, filters = self._per_call(dict(options))
         question = self._check_question(question, settings)
-        hits = self.retriever.search(question, k=settings.top_k, mode=settings.retriever, filters=filters, settings=settings)
-        return question, settings, hits
+        routed = plan_question(question, self.listings(), settings, filters)
+        query = judged = question
+        if routed.answer is None and (not routed.writer or getattr(routed.writer, "judged", False)):
+            settings, filters, query = routed.settings or settings, routed.filters, routed.query or question
+            judged = query if routed.writer else question
+        hits = self.retriever.search(query, k=settings.top_k, mode=settings.retriever, filters=filters, settings=settings)
+        return judged, settings, hits
+
+    def gated(self, question: str, **options: Any) -> bool:
+        """True when `ask` puts the question through the answerability decision; False when the metadata
+        router answers it from the listings itself (a lookup, a list or a count)."""
+        settings, filters = self._per_call(dict(options))
+        routed = plan_question(self._check_question(question, settings), self.listings(), settings, filters)
+        return routed.answer is None and (not routed.writer or getattr(routed.writer, "judged", False))
 
     def answerability_signals(self, question: str, **options: Any) -> dict[str, float]:
-        """The answerability features of a question, retrieved as `ask` retrieves (no model needed: for training)."""
+        """The answerability features of a question, retrieved as `ask` retrieves; `sem_pair` is the
+        configured model's pair-head score (the model file is read; see answerability_inputs for training)."""
+        question, settings, hits = self._retrieve_for(question, options)
+        sig = signals(question, hits, self._get_collection(), self._query_vector(question), self.embed)
+        return self._get_answerability(settings).model.complete(sig.features, sig.pair)
+
+    def answerability_inputs(self, question: str, **options: Any) -> Signals:
+        """What the features are computed from, with no model file needed (for training): the features
+        (`sem_pair` 0) and the pair vector the model's pair head scores."""
         question, _, hits = self._retrieve_for(question, options)
-        return signals(question, hits, self._get_collection(), self._query_vector(question), self.embed).features
+        return signals(question, hits, self._get_collection(), self._query_vector(question), self.embed)
 
     def judge(self, question: str, **options: Any) -> Verdict:
         """The answerability decision alone: probability, answerable, missing concepts (no generator runs)."""

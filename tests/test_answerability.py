@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from rag import ABSTAIN_TEXT, Assistant
-from rag.answerability import (DEFAULT_MODEL, FEATURES, MAX_WORDS, load_model, phrases, question_words, salient_terms,
-                               signals)
+from rag.answerability import (DEFAULT_MODEL, FEATURES, lacking_words, load_model, phrases, question_words, salient_terms,
+                               signals, word_mean)
 from rag.errors import ModelLoadError
 from tests.conftest import write_jsonl
 
@@ -90,10 +90,70 @@ def test_semantic_signals_match_a_direct_computation(small):
     words = question_words(question)
     phr = phrases(words, salient_terms(words, col.scorer), col.scorer)
     sal = salient_terms(words, col.scorer)
-    units = list(dict.fromkeys(w for w, ts in words if any(t in sal for t in ts)))[:MAX_WORDS]
+    units = lacking_words(words, sal, col.paper_terms[hits[0].paper_id])
     pv = small.embed([p.text for p in phr] + units)[:len(phr)]  # one batch, as signals() embeds (int8 is batch-dependent)
     best_any = [(col.chunk_vectors @ v).max() for v in pv]
     assert f["phr_min_any"] == pytest.approx(float(min(best_any)), abs=1e-5)
+
+
+def test_word_signals_look_at_the_words_the_top_paper_lacks(small):
+    col = small._get_collection()
+    # Every salient word in the top paper: nothing to embed, every word feature is 1.
+    f, hits = _features(small, "memory queue of negatives")
+    assert f["word_min_top"] == f["word_mean_top"] == f["word_min_joint"] == f["word_min_any"] == 1.0
+    # "GPUs" is the one salient word the contrastive paper lacks (no abstract has it): its cosines decide.
+    question = "How many GPUs did the contrastive pretraining with the memory queue use?"
+    f, hits = _features(small, question)
+    words = question_words(question)
+    sal = salient_terms(words, col.scorer)
+    top = col.paper_terms[hits[0].paper_id]
+    units = lacking_words(words, sal, top)
+    assert hits[0].title == CONTRASTIVE and units == ["GPUs"]
+    phr = phrases(words, sal, col.scorer)
+    gv = small.embed([p.text for p in phr] + units)[-1]  # the batch signals() embeds
+    sims = col.chunk_vectors @ gv
+    in_top = float(max(sims[i] for i in col.paper_chunks[hits[0].paper_id]))
+    assert f["word_min_top"] == pytest.approx(in_top, abs=1e-5)
+    assert f["word_min_any"] == pytest.approx(float(sims.max()), abs=1e-5)
+    assert f["word_min_joint"] == pytest.approx(max(max(sims[i] for i in col.paper_chunks[h.paper_id]) for h in hits), abs=1e-5)
+    assert f["word_mean_top"] == pytest.approx(word_mean(words, sal, top, {"GPUs": in_top}), abs=1e-6)
+
+
+def test_lacking_words_are_the_rarest_first_and_capped():
+    from rag.coverage import Scorer
+
+    s = Scorer.from_counts({"alpha": 1, "beta": 3, "gamma": 9, "delta": 20, "epsilon": 30, "zeta": 2}, n=1000)
+    w = question_words("alpha beta gamma delta epsilon zeta")
+    sal = salient_terms(w, s)
+    assert lacking_words(w, sal, frozenset({"zeta"})) == ["alpha", "beta", "gamma", "delta"]  # zeta held; the 5th cut
+    assert lacking_words(w, sal, frozenset(sal)) == []
+    # The mean: held words count 1, embedded lacking ones their cosine, lacking ones past the cap 0.
+    cos = {"alpha": 0.5, "beta": 0.5, "gamma": 0.5, "delta": 0.5}
+    expected = (sal["zeta"] + 0.5 * (sal["alpha"] + sal["beta"] + sal["gamma"] + sal["delta"])) / sum(sal.values())
+    assert word_mean(w, sal, frozenset({"zeta"}), cos) == pytest.approx(expected)
+
+
+def test_the_pair_vector_is_the_question_times_the_top_papers_best_passage(small):
+    question = "a cheaper way to learn contrastive representations"
+    hits = small.search(question, k=small.settings.top_k)
+    col = small._get_collection()
+    q = small.embed([question])[0]
+    sig = signals(question, hits, col, q, small.embed)
+    rows = col.paper_chunks[hits[0].paper_id]
+    best = max(rows, key=lambda i: float(col.chunk_vectors[i] @ q))
+    assert np.allclose(sig.pair, q * col.chunk_vectors[best], atol=1e-6)
+    assert float(sig.pair.sum()) == pytest.approx(sig.features["sem_top_paper"], abs=1e-4)  # a cosine is its sum
+    assert sig.features["sem_pair"] == 0.0  # the model's head fills it (Model.complete)
+    assert signals(question, [], col, q, small.embed).pair is None
+
+
+def test_pair_head_scores_a_hand_made_vector():
+    from rag.answer_model import PairHead
+
+    head = PairHead(np.array([0.0, 1.0]), np.array([1.0, 2.0]), np.array([1.0, 2.0]), 0.5)
+    assert head.score(np.array([1.0, 1.0])) == pytest.approx(1.0 * 1 + 2.0 * 0 + 0.5)
+    assert head.score(np.array([2.0, 3.0])) == pytest.approx(2.0 + 2.0 * 1.0 + 0.5)
+    assert head.score(None) == 0.0 and head.score(np.zeros(3)) == 0.0  # no hit / wrong size: neutral
 
 
 def test_retrieval_scores_and_margins_are_read_from_the_hits(small):
@@ -131,6 +191,8 @@ def test_shipped_model_loads_and_predicts_its_pinned_case(assistant):
     (json.dumps({"format": 1, "features": ["no_such_feature"], "mean": [0], "scale": [1], "coef": [1], "intercept": 0, "threshold": 0.5}), "unknown features"),
     (json.dumps({"format": 1, "features": list(FEATURES), "mean": [0], "scale": [1], "coef": [1], "intercept": 0, "threshold": 0.5}), "do not match"),
     (json.dumps({"format": 99}), "format"),
+    (json.dumps({"format": 1, "features": ["sem_top"], "mean": [0], "scale": [1], "coef": [1], "intercept": 0, "threshold": 0.5,
+                 "pair_head": {"mean": [0, 0], "scale": [1, 1], "coef": [1], "intercept": 0}}), "do not match"),
 ])
 def test_missing_or_damaged_model_file_says_how_to_rebuild(tmp_path, content, reason):
     path = tmp_path / "answerability.json"
@@ -172,6 +234,27 @@ def test_training_writes_a_file_that_predicts_like_scikit_learn(tmp_path):
     ours = [model.probability(dict(zip(FEATURES, row))) for row in X]
     assert np.allclose(ours, ref, atol=1e-6)
     assert 0.0 <= model.threshold <= 1.0
+
+
+def test_training_with_pair_vectors_writes_a_head_that_predicts_like_the_trainer(tmp_path):
+    from eval.train_answerability import _write_model, fit, head_score, probability, served
+
+    rng = np.random.default_rng(1)
+    X, P = rng.normal(size=(90, len(FEATURES))), rng.normal(size=(90, 8))
+    y = (X[:, 0] + P[:, 2] - P[:, 5] + rng.normal(scale=0.5, size=90) > 0).astype(int)
+    m = fit(X, y, P)
+    assert m["head"] is not None and abs(m["head"]["coef"][2]) > abs(m["head"]["coef"][0])  # it found the pair signal
+    questions = write_jsonl(tmp_path / "q.jsonl", [{"id": "a"}])
+    items = [{"question": f"q{i}", "style": "s", "_file": str(questions)} for i in range(90)]
+    path = tmp_path / "model.json"
+    _write_model(path, m, items, np.ones(90, bool), served(m, X, P), {})
+    model = load_model(path)
+    assert model.pair_head is not None
+    assert [model.pair_head.score(p) for p in P[:5]] == pytest.approx(list(head_score(m["head"], P[:5])), abs=1e-9)
+    ours = [model.probability(model.complete(dict(zip(FEATURES, row)), pair)) for row, pair in zip(X, P)]
+    assert np.allclose(ours, probability(m, X, P), atol=1e-9)
+    pinned = json.loads(path.read_text())["pinned"]
+    assert model.probability(pinned["features"]) == pytest.approx(pinned["probability"], abs=1e-12)
 
 
 def test_threshold_keeps_wrong_refusals_under_the_cap():
@@ -225,6 +308,19 @@ def test_the_decision_is_the_model_on_the_signals(assistant):
         verdict = assistant.judge(q)
         p = model.probability(assistant.answerability_signals(q))
         assert verdict.confidence == pytest.approx(p, abs=1e-9) and verdict.answerable == (p >= model.threshold)
+
+
+def test_the_decision_sees_what_ask_retrieves_and_skips_what_the_router_answers(assistant):
+    """A mixed question (narrowed to its lookup's papers by the router) is judged on the narrowed hits,
+    as `ask` judges it; a question the router answers itself is not gated (the trainer leaves it out)."""
+    mixed = "There are two different 'DINO' papers in the poster session - what is each one about?"
+    assert assistant.gated(mixed)
+    assert assistant.judge(mixed).confidence == pytest.approx(assistant.ask(mixed).confidence, abs=1e-9)
+    field_of = "Who wrote the PIXEL paper?"  # answered from the listing, after the decision on its content words
+    assert assistant.gated(field_of)
+    assert assistant.judge(field_of).confidence == pytest.approx(assistant.ask(field_of).confidence, abs=1e-9)
+    assert not assistant.gated("Which posters list Yoshua Bengio as an author?")
+    assert assistant.gated("What attack success rate do the NTK-designed poisons reach?")
 
 
 # ---- the eval: by style, by part, partial answers scored --------------------------------------------

@@ -527,7 +527,7 @@ def markdown(res: dict[str, Any]) -> str:
         t = res["torch"]
         rows.append(("Index from scratch, ours with torch backend (batch 32)", f"{t['median_s']:.1f} s ({n(t['runs'])})", "", ""))
     rows += [
-        ("One-time model preparation (int8 ONNX export, cached in data/cache)", f"{res['prep']['seconds']:.1f} s (once)", "", ""),
+        ("One-time model preparation (int8 ONNX export, cached per user in ~/.cache/rag/onnx)", f"{res['prep']['seconds']:.1f} s (once)", "", ""),
         ("Index build as a subprocess (`rag index --rebuild`, imports incl.)", f"{res['build_subprocess']['wall_s']:.1f} s", "", ""),
         ("Re-index, nothing changed: build_index call", f"{re_['call_median_s'] * 1000:.0f} ms (median, {n(re_['call_runs'])})",
          f"<= {GOALS['reindex_s']:.0f} s", verdict(re_["call_median_s"], GOALS["reindex_s"])),

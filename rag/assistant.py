@@ -11,7 +11,6 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .answerability import Answerability, Collection, Signals, Verdict, load_model, signals
-from .chat_generator import ChatGenerator
 from .conversation import retrieval_query
 from .corpus import Corpus, load_corpus
 from .errors import IndexMissingError, QuestionError, SettingsError
@@ -223,17 +222,17 @@ class Assistant:
         generator, warnings = (routed.writer, []) if routed.writer else self._generator(settings)
         loaded = time.perf_counter()
         # A writer that answers from the listings (a list or count) decides itself; one that answers a
-        # field of the paper a question describes (FieldWriter.judged) asks the decision about its content words.
-        judged = query if getattr(routed.writer, "judged", False) else None if routed.writer else question
+        # field of the paper a question describes (FieldWriter.judged) asks the decision about its content
+        # words; a follow-up ("Which session was it in?") is judged on what was retrieved with (the earlier
+        # turn's question and papers in front), since the bare question names nothing the collection could hold.
+        judged = query if (getattr(routed.writer, "judged", False) or (history and not routed.writer)) else None if routed.writer else question
         verdict = None if judged is None else self._get_answerability(settings).judge(
             judged, hits, self._query_vector(judged), self.embed, settings.min_confidence)
         decided = time.perf_counter()
         if verdict is not None and not verdict.answerable:
             text = verdict.text or ABSTAIN_TEXT
             yield text
-            done = time.perf_counter()
-            timings = {"retrieve_ms": (retrieved - started) * 1000, "decide_ms": (decided - loaded) * 1000, "generate_ms": 0.0,
-                       "first_token_ms": (done - started) * 1000, "total_ms": (done - started) * 1000}
+            timings = _timings(started, retrieved, loaded, decided, None, time.perf_counter(), generated=False)
             yield Answer(question=question, text=text, citations=verdict.citations, abstained=True,
                          generator=getattr(generator, "name", "extractive"), timings=timings, hits=tuple(hits),
                          warnings=tuple(warnings), confidence=verdict.confidence, missing=verdict.missing, query=query,
@@ -241,8 +240,8 @@ class Assistant:
             return
         draft: Draft | None = None
         first_token: float | None = None
-        # LLM generators take this question's settings (max_new_tokens, temperature, abstain_threshold)
-        pieces = generator.stream(question, hits, settings) if isinstance(generator, ChatGenerator) else generator.stream(question, hits)
+        # Every writer takes this question's settings (LLM generators read max_new_tokens, temperature, abstain_threshold)
+        pieces = generator.stream(question, hits, settings)
         for piece in pieces:
             if isinstance(piece, Draft):
                 draft = piece
@@ -250,10 +249,7 @@ class Assistant:
                 first_token = first_token or time.perf_counter()
                 yield piece
         assert draft is not None, "a generator must end its stream with a Draft"
-        done = time.perf_counter()
-        timings = {"retrieve_ms": (retrieved - started) * 1000, "decide_ms": (decided - loaded) * 1000,
-                   "generate_ms": (done - decided) * 1000,
-                   "first_token_ms": ((first_token or done) - started) * 1000, "total_ms": (done - started) * 1000}
+        timings = _timings(started, retrieved, loaded, decided, first_token, time.perf_counter())
         yield Answer(question=question, text=draft.text, citations=tuple(draft.citations), abstained=draft.abstained,
                      generator=draft.generator or getattr(generator, "name", "extractive"), timings=timings, hits=tuple(hits),
                      warnings=tuple(warnings + draft.warnings), evidence=draft.evidence,
@@ -333,6 +329,17 @@ class Assistant:
 
 _default: Assistant | None = None
 _default_lock = threading.Lock()
+
+
+def _timings(started: float, retrieved: float, loaded: float, decided: float, first_token: float | None, done: float,
+             generated: bool = True) -> dict[str, float]:
+    """Answer.timings in ms: retrieval, the answerability decision, generation, first piece of text, total."""
+    def ms(a: float, b: float) -> float:
+        return (b - a) * 1000
+
+    return {"retrieve_ms": ms(started, retrieved), "decide_ms": ms(loaded, decided),
+            "generate_ms": ms(decided, done) if generated else 0.0,
+            "first_token_ms": ms(started, first_token or done), "total_ms": ms(started, done)}
 
 
 def default_assistant() -> Assistant:

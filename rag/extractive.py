@@ -18,13 +18,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from .chunking import metadata_text, split_sentences
 from .citations import assess, sources_from_citations
 from .coverage import QUESTION_WORDS, Scorer  # noqa: F401  (QUESTION_WORDS, Scorer: re-exported for older imports)
 from .index import Index
 from .prompts import ABSTAIN_TEXT
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .settings import Settings
 from .question_parts import QUANTITY, Part, has_number, question_parts
 from .types import Citation, Hit
 
@@ -288,8 +291,10 @@ class ExtractiveGenerator:
         self.max_sentences = max_sentences
         self.threshold = threshold
 
-    def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[str | Draft]:
-        """Yields the answer sentence by sentence, then the finished Draft."""
+    def stream(self, question: str, hits: Sequence[Hit], settings: "Settings | None" = None) -> Iterator[str | Draft]:
+        """Yields the answer sentence by sentence, then the finished Draft.
+
+        `settings` (this question's) is part of every writer's signature; quoting needs none of them."""
         ranked = candidates(question, hits, self.scorer)
         ev = evidence(question, ranked, hits, self.scorer)
         if not ranked or ev < self.threshold:

@@ -196,7 +196,7 @@ class FieldWriter:
     def __init__(self, route: Route, listings: Listings):
         self.route, self.listings = route, listings
 
-    def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[str | Draft]:
+    def stream(self, question: str, hits: Sequence[Hit], settings: Settings | None = None) -> Iterator[str | Draft]:
         if not hits:
             text = f"No paper about \u201c{self.route.topic}\u201d is in the collection."
             yield text
@@ -227,7 +227,7 @@ class ListWriter:
                 out.append(h)
         return out
 
-    def stream(self, question: str, hits: Sequence[Hit]) -> Iterator[str | Draft]:
+    def stream(self, question: str, hits: Sequence[Hit], settings: Settings | None = None) -> Iterator[str | Draft]:
         route, topic = self.route, self.route.topic
         chosen = self.relevant(hits)
         bar = bar_text(self.bar)

@@ -35,6 +35,10 @@ could would should much many kind kinds look looking looks need want tell me i i
 them than then such like entry entries poster posters author authors co wrote write written
 anyone anybody someone somebody wonder wondering wondered curious remember try tried trying apply applied applies
 applying thing things stuff know seen heard saw mention mentioned mentions please
+discuss discusses discussed discussing actually specifically specific particular particularly really exactly basically
+kinda sorta talk talks talked talking cover covers covered covering address addresses addressed deal deals tackle tackles
+exist exists existing related relevant regarding concerning research researchers literature publication publications
+article articles topic topics idea ideas
 """.split())
 
 

@@ -424,7 +424,6 @@ def section_stages(workdir: Path, runs: int) -> dict[str, Any]:
     """Where a from-scratch build spends its time: corpus parsing and model loading timed here, the
     build's own stages from `BuildReport.timings` (chunking, embedding, vector writes, records, BM25, fsync)."""
     preload_libraries()
-    from rag.chunking import chunk_corpus
     from rag.corpus import load_corpus
     from rag.embedding import load_embedder
     from rag.index import build_index
@@ -446,9 +445,10 @@ def section_stages(workdir: Path, runs: int) -> dict[str, Any]:
     for key, value in report.timings.items():
         t[names.get(key, key)] = value
     t["other (open, manifest, switch)"] = max(0.0, report.seconds - sum(report.timings.values()))
-    # The tokenizer's share of embedding, measured apart (the build does not split it out).
-    max_tokens = min(settings.chunk_tokens, embedder.max_tokens - 2)
-    texts = [c.embed_text for c in chunk_corpus(corpus.papers, embedder.count_tokens, max_tokens, settings.chunk_overlap)]
+    # The tokenizer's share of embedding, measured apart (the build does not split it out), on the
+    # texts the build embedded.
+    with (report.path / "chunks.jsonl").open(encoding="utf-8") as f:
+        texts = [json.loads(line)["embed_text"] for line in f if line.strip()]
     s = time.perf_counter()
     tokens = sum(embedder.count_tokens(texts)) + 2 * len(texts)
     t["  of embed: tokenize only"] = time.perf_counter() - s

@@ -225,7 +225,7 @@ class Assistant:
         # field of the paper a question describes (FieldWriter.judged) asks the decision about its content
         # words; a follow-up ("Which session was it in?") is judged on what was retrieved with (the earlier
         # turn's question and papers in front), since the bare question names nothing the collection could hold.
-        judged = query if (getattr(routed.writer, "judged", False) or (history and not routed.writer)) else None if routed.writer else question
+        judged = None if not routed.gated else query if (routed.writer or history) else question
         verdict = None if judged is None else self._get_answerability(settings).judge(
             judged, hits, self._query_vector(judged), self.embed, settings.min_confidence)
         decided = time.perf_counter()
@@ -264,7 +264,7 @@ class Assistant:
         question = self._check_question(question, settings)
         routed = plan_question(question, self.listings(), settings, filters)
         query = judged = question
-        if routed.answer is None and (not routed.writer or getattr(routed.writer, "judged", False)):
+        if routed.gated:
             settings, filters, query = routed.settings or settings, routed.filters, routed.query or question
             judged = query if routed.writer else question
         hits = self.retriever.search(query, k=settings.top_k, mode=settings.retriever, filters=filters, settings=settings)
@@ -274,8 +274,7 @@ class Assistant:
         """True when `ask` puts the question through the answerability decision; False when the metadata
         router answers it from the listings itself (a lookup, a list or a count)."""
         settings, filters = self._per_call(dict(options))
-        routed = plan_question(self._check_question(question, settings), self.listings(), settings, filters)
-        return routed.answer is None and (not routed.writer or getattr(routed.writer, "judged", False))
+        return plan_question(self._check_question(question, settings), self.listings(), settings, filters).gated
 
     def answerability_signals(self, question: str, **options: Any) -> dict[str, float]:
         """The answerability features of a question, retrieved as `ask` retrieves; `sem_pair` is the

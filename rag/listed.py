@@ -197,12 +197,10 @@ class FieldWriter:
         self.route, self.listings = route, listings
 
     def stream(self, question: str, hits: Sequence[Hit], settings: Settings | None = None) -> Iterator[str | Draft]:
-        if not hits:
-            text = f"No paper about \u201c{self.route.topic}\u201d is in the collection."
-            yield text
-            yield Draft(text=text, citations=[], abstained=True, evidence=0.0, generator="listing")
-            return
-        text, citations, abstained = paper_field(question, self.route, self.listings, hits[0].paper, named=self.route.topic)
+        if hits:
+            text, citations, abstained = paper_field(question, self.route, self.listings, hits[0].paper, named=self.route.topic)
+        else:
+            text, citations, abstained = f"No paper about \u201c{self.route.topic}\u201d is in the collection.", (), True
         yield text
         yield Draft(text=text, citations=list(citations), abstained=abstained, evidence=0.0 if abstained else 1.0, generator="listing")
 
@@ -268,6 +266,13 @@ class Plan:
     filters: Filters | None = None  # the user's filters, plus the lookup's papers for a mixed question
     query: str | None = None  # what to retrieve with (the topic of a list question)
     writer: Any = None  # a ListWriter replacing the generator for list and count answers
+
+    @property
+    def gated(self) -> bool:
+        """Whether the Assistant's answerability decision runs: not for a metadata answer or a list or
+        count writer (those decide themselves), yes for retrieval and for a writer that asks for it
+        (FieldWriter.judged, judged on the plan's query)."""
+        return self.answer is None and (self.writer is None or getattr(self.writer, "judged", False))
 
 
 def plan(question: str, listings: Listings, settings: Settings, filters: Filters | None, history: Any = None) -> Plan:

@@ -86,16 +86,16 @@ AT_MOST = [  # "30 and below", "up to #29", "at most 29"; strict: "below 30" (-2
     re.compile(rf"\b(?:below|under|before|(?:lower|less|smaller)\s+than)\s+{_NUM}", re.I)]
 POSTER_EXTREMES = re.compile(r"\b(?:lowest|highest|smallest|largest|min(?:imum)?|max(?:imum)?)\s+(?:(?:and|or|&)\s+(?:the\s+)?"
                              r"(?:lowest|highest|smallest|largest|min(?:imum)?|max(?:imum)?)\s+)?poster\s+numbers?\b", re.I)
-# The question asks for a listing field of one paper ("Who wrote X?", "How many authors does X have?").
-ATTRIBUTE = re.compile(r"\bwho\s+(?:wrote|authored|are\s+the\s+authors|is\s+the\s+(?:first\s+|last\s+)?author)|\bauthors?\s+of\b"
-                       r"|\b(?:which|what)\s+room\b|\bwhere\s+(?:was|were|is|are)\b"
-                       r"|\bhow\s+many\s+(?:co-?)?authors\b|\bauthor\s+list\b|\bposter\s+number\b|\bwhich\s+(?:session|tier|page)\b"
+# The listing fields of one paper a question can ask for, however it names the paper.
+_FIELD_ASKED = (r"\bwho\s+(?:wrote|authored|are\s+the\s+authors|is\s+the\s+(?:first\s+|last\s+)?author)|\bauthors?\s+of\b"
+                r"|\bhow\s+many\s+(?:co-?)?authors\b|\bauthor\s+list\b|\bposter\s+number\b|\b(?:which|what)\s+room\b")
+# The question asks for a listing field of one paper named by its title ("Who wrote X?", "How many authors does X have?").
+ATTRIBUTE = re.compile(_FIELD_ASKED + r"|\bwhere\s+(?:was|were|is|are)\b|\bwhich\s+(?:session|tier|page)\b"
                        r"|\bwhat\s+(?:session|tier|award|page)\b", re.I)
-# The listing fields one paper can be asked for when it is named by its content, not its title:
-# stricter than ATTRIBUTE ("Where is the gain coming from?" is not a question about a room).
-FIELD = re.compile(r"\bwho\s+(?:wrote|authored|are\s+the\s+authors|is\s+the\s+(?:first\s+|last\s+)?author)|\bauthors?\s+of\b"
-                   r"|\bhow\s+many\s+(?:co-?)?authors\b|\bauthor\s+list\b|\bposter\s+number\b|\b(?:which|what)\s+room\b"
-                   r"|\bwhere\s+(?:was|were)\b.*\b(?:presented|held|shown)\b|\b(?:which|what)\s+(?:session|tier|award|page)\b", re.I)
+# ... of one paper named by its content, not its title: stricter than ATTRIBUTE ("Where is the gain
+# coming from?" is not a question about a room).
+FIELD = re.compile(_FIELD_ASKED + r"|\bwhere\s+(?:was|were)\b.*\b(?:presented|held|shown)\b"
+                   r"|\b(?:which|what)\s+(?:session|tier|award|page)\b", re.I)
 TIER_ORDER = ("top 5%", "top 25%", "poster accept")
 MULTI_PAGE = re.compile(r"\bmore\s+than\s+one\s+(?:of\s+the\s+)?(?:listing\s+)?pages?\b"
                         r"|\b(?:several|multiple|two\s+or\s+more|different|two|both)\s+(?:listing\s+)?pages\b", re.I)

@@ -25,11 +25,11 @@ from .citations import assess, sources_from_citations
 from .coverage import QUESTION_WORDS, Scorer  # noqa: F401  (QUESTION_WORDS, Scorer: re-exported for older imports)
 from .index import Index
 from .prompts import ABSTAIN_TEXT
+from .question_parts import QUANTITY, Part, has_number, question_parts
+from .types import Citation, Hit
 
 if TYPE_CHECKING:  # pragma: no cover
     from .settings import Settings
-from .question_parts import QUANTITY, Part, has_number, question_parts
-from .types import Citation, Hit
 
 # Sentences come from the retrieved chunks of every paper, and from the whole abstract and listing line
 # of the first WHOLE_PAPERS papers.
@@ -145,7 +145,7 @@ def candidates(question: str, hits: Sequence[Hit], scorer: Scorer) -> list[Candi
                 cov = scorer.coverage(q_terms, terms)
                 span = (base + a, base + b) if pspan else None
                 pref = score = cov + prior
-                if not pspan and not (scorer.terms(text) & q_terms.keys()):
+                if not pspan and not (own & q_terms.keys()):
                     # A listing line ("Session: Poster Session 3") covers the question only through its
                     # paper's title: it answers nothing asked, so it ranks below every sentence.
                     pref = score = prior

@@ -27,7 +27,7 @@ import re
 import shutil
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -101,7 +101,7 @@ class Index:
 
     def query(self, vector: np.ndarray, n: int, where: dict | None = None) -> tuple[list[str], list[float]]:
         """(chunk ids, cosine distances) of the `n` nearest chunks, local or on the server."""
-        guard = self.store.guard("searching") if self.store else _nullcontext()
+        guard = self.store.guard("searching") if self.store else nullcontext()
         with guard:
             res = self.collection.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])
         return res["ids"][0], res["distances"][0]
@@ -114,11 +114,6 @@ class Index:
             except Exception:  # closing is best effort; the process may be exiting
                 pass
             self.client = None
-
-
-@contextmanager
-def _nullcontext() -> Iterator[None]:
-    yield
 
 
 @contextmanager

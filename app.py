@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from rag.citations import MARKER  # the library's [n] pattern: the UI links exactly what the library cites
+from rag.types import EXTRACTIVE_LABEL, LISTING_LABEL  # the library's labels (Answer.written_by)
 
 if TYPE_CHECKING:  # pragma: no cover
     import gradio as gr
@@ -43,9 +44,6 @@ EXAMPLES = [
     "Which poster won an Outstanding Paper award?",
     "How many GPUs were used to train PIXEL?",
 ]
-EXTRACTIVE_LABEL = "extractive — quoted sentences, no language model"
-LISTING_LABEL = "listing metadata — exact lookup, no language model"
-TOPIC_LIST_LABEL = "retrieval list — the papers that clear the stated relevance bar"
 ANY = ""  # the "no filter" choice of a dropdown
 # Seconds a question waits for the start-up indexing before it is answered with an error.
 READY_WAIT_S = 600.0
@@ -147,11 +145,9 @@ def esc(text: Any) -> str:
 
 def generator_label(answer: "Answer", model: str | None = None) -> str:
     """Who wrote the answer: Answer.model (the model, and the server's host for a server model), else `model`."""
-    if answer.generator == "extractive":
-        return EXTRACTIVE_LABEL
-    if answer.generator == "listing":
-        return LISTING_LABEL if answer.route == "metadata" else TOPIC_LIST_LABEL
-    return f"language model {answer.model or model or answer.generator}"
+    if answer.generator in ("extractive", "listing", "field") or answer.model:
+        return answer.written_by
+    return f"language model {model or answer.generator}"
 
 
 def fallback_reason(answer: "Answer") -> str | None:

@@ -161,8 +161,8 @@ def markdown(results: dict[str, Any], cfg: EvalConfig, questions: dict[str, list
             if any(c != "–" for c in cells):
                 out.append(f"| {key} | " + " | ".join(cells) + " |")
         for n in runs:
-            # "listing" writes list answers whatever generator was asked for (rag.listed): not a fallback
-            gens = [g for g in results["runs"][n][split]["overall"].get("generators") or [] if g != "listing"]
+            # "listing" and "field" write the router's answers whatever generator was asked for (rag.listed): not a fallback
+            gens = [g for g in results["runs"][n][split]["overall"].get("generators") or [] if g not in ("listing", "field")]
             if gens and cfg.runs and any(s.name == n and s.overrides.get("generator", "extractive") not in gens for s in cfg.runs):
                 out.append(f"\n**{n}**: asked for {next(s.overrides.get('generator', 'extractive') for s in cfg.runs if s.name == n)}, answered by "
                            f"{', '.join(gens)} (the model did not load: see `warnings` in the rows)")

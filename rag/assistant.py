@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from .answerability import Answerability, Collection, Signals, Verdict, load_model, signals
 from .conversation import retrieval_query
@@ -225,12 +225,13 @@ class Assistant:
         # field of the paper a question describes (FieldWriter.judged) asks the decision about its content
         # words; a follow-up ("Which session was it in?") is judged on what was retrieved with (the earlier
         # turn's question and papers in front), since the bare question names nothing the collection could hold.
-        judged = None if not routed.gated else query if (routed.writer or history) else question
+        # A follow-up about the earlier answer's papers (routed.about) is judged as asked, against those papers alone.
+        judged = None if not routed.gated else question if routed.about else query if (routed.writer or history) else question
         verdict = None if judged is None else self._get_answerability(settings).judge(
             judged, hits, self._query_vector(judged), self.embed, settings.min_confidence)
         decided = time.perf_counter()
         if verdict is not None and not verdict.answerable:
-            text = verdict.text or ABSTAIN_TEXT
+            text = _not_in(routed.about) if routed.about and not verdict.missing else verdict.text or ABSTAIN_TEXT
             yield text
             timings = _timings(started, retrieved, loaded, decided, None, time.perf_counter(), generated=False)
             yield Answer(question=question, text=text, citations=verdict.citations, abstained=True,
@@ -328,6 +329,14 @@ class Assistant:
 
 _default: Assistant | None = None
 _default_lock = threading.Lock()
+
+
+def _not_in(titles: Sequence[str]) -> str:
+    """The abstention of a follow-up: which papers were looked in."""
+    named = ", ".join(f"\u201c{t}\u201d" for t in titles[:3]) + (f" and {len(titles) - 3} more" if len(titles) > 3 else "")
+    if len(titles) == 1:
+        return f"The abstract of {named}, which the earlier answer cites, does not answer this question."
+    return f"None of the abstracts of the papers the earlier answer cites ({named}) answers this question."
 
 
 def _timings(started: float, retrieved: float, loaded: float, decided: float, first_token: float | None, done: float,

@@ -169,15 +169,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print("\nClosest papers (not cited: they do not answer the question)")
         for h in answer.hits[:3]:
             print(f"  - {h.title}")
-    if answer.generator == "extractive":
-        label = "extractive: sentences quoted from the abstracts, no language model"
-        if settings.generator == "llm":  # the model was asked for and did not answer: the reason is on stderr
-            label += " (fallback: see the warning above)"
-    elif answer.generator == "listing":
-        label = ("listing metadata: exact lookup, no language model" if answer.route == "metadata" else
-                 "retrieval list: the papers that clear the stated relevance bar")
-    else:
-        label = f"language model {answer.model or answer.generator}"
+    label = answer.written_by
+    if answer.generator == "extractive" and settings.generator == "llm":  # the model did not answer: the reason is on stderr
+        label += " (fallback: see the warning above)"
     print(f"\n({label}; {answer.timings.get('total_ms', 0):.0f} ms)")
     return 0
 

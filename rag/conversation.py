@@ -130,6 +130,21 @@ def _first_reference(words: list[str]) -> int | None:
     return None
 
 
+def _points_back(question: str, words: list[str]) -> bool | None:
+    """True when a reference word ("they", "does it", "that method") points at an earlier turn, False
+    when it points inside the question, None when there is no reference word."""
+    ref = _first_reference(words)
+    if ref is None:
+        return None
+    before = [(w, i) for i, w in enumerate(words[:ref]) if _is_content(w)]
+    # "Who is the first author of the Othello paper, and what was its poster number?": the
+    # pronoun points inside the question when a name or three topic words come before it.
+    antecedent = len(before) >= 3 or any(_is_name(w, i) for w, i in before)
+    # "Which papers have simplicity bias as their main topic?": "their" is the papers searched for.
+    antecedent = antecedent or (words[ref].lower() in {"its", "their"} and bool(_NEW_SEARCH.search(question)))
+    return not antecedent
+
+
 def needs_context(question: str) -> bool:
     """True when the question leans on earlier turns: a pronoun or "that method" with nothing in the
     question it could point at, a follow-up opener ("what about ..."), or too few words to stand alone.
@@ -145,15 +160,9 @@ def needs_context(question: str) -> bool:
         return False
     if _OPENERS.search(question):
         return True
-    ref = _first_reference(words)
-    if ref is not None:
-        before = [(w, i) for i, w in enumerate(words[:ref]) if _is_content(w)]
-        # "Who is the first author of the Othello paper, and what was its poster number?": the
-        # pronoun points inside the question when a name or three topic words come before it.
-        antecedent = len(before) >= 3 or any(_is_name(w, i) for w, i in before)
-        # "Which papers have simplicity bias as their main topic?": "their" is the papers searched for.
-        antecedent = antecedent or (words[ref].lower() in {"its", "their"} and bool(_NEW_SEARCH.search(question)))
-        return not antecedent
+    back = _points_back(question, words)
+    if back is not None:
+        return back
     if _NEW_SEARCH.search(question):  # "Which papers are about diffusion?" starts a new topic
         return False
     content = [(w, i) for i, w in enumerate(words) if _is_content(w)]
@@ -164,6 +173,26 @@ def needs_context(question: str) -> bool:
 def turns(history: Iterable[Any] | None) -> list[Turn]:
     """History items as Turns, oldest first (unusable items dropped)."""
     return [t for t in (to_turn(item) for item in history or ()) if t is not None]
+
+
+def referent_titles(question: str, history: Sequence[Any] | None) -> tuple[str, ...]:
+    """The papers a follow-up points back at with a reference word ("Does it also work on speech?",
+    "Which of them use transformers?"): every title the most recent turn that cited papers cited;
+    () when the question has no such word, or no earlier turn cited a paper. The Assistant answers
+    such a follow-up from those papers only, so a new word in it cannot pull in another paper.
+
+    >>> referent_titles("Who wrote it?", [("What does PIXEL reconstruct?", {"titles": ["Language Modelling with Pixels"]})])
+    ('Language Modelling with Pixels',)
+    >>> referent_titles("What about robustness?", [("What does PIXEL reconstruct?", {"titles": ["Language Modelling with Pixels"]})])
+    ()
+    """
+    past = turns(history)
+    if not past or not _points_back(question, _WORD.findall(question)):
+        return ()
+    for turn in reversed(past[-LOOKBACK:]):
+        if turn.titles:
+            return turn.titles
+    return ()
 
 
 def retrieval_query(question: str, history: Sequence[Any] | None) -> str:
@@ -191,4 +220,4 @@ def retrieval_query(question: str, history: Sequence[Any] | None) -> str:
     return " | ".join(parts)
 
 
-__all__ = ["Turn", "to_turn", "turns", "needs_context", "content_words", "retrieval_query"]
+__all__ = ["Turn", "to_turn", "turns", "needs_context", "content_words", "referent_titles", "retrieval_query"]

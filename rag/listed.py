@@ -20,17 +20,20 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Iterator, Sequence
 
+from .conversation import referent_titles
 from .extractive import Draft
 from .index import bm25_query_tokens
-from .listings import Listings
+from .listings import Listings, Lookup, name_tokens
 from .retrieve import Filters
-from .routing import Route, route
+from .routing import COUNT, FIELD, Route, route
 from .settings import Settings
 from .types import Answer, Citation, Hit, Paper
 
 # A follow-up that points back ("Which session was it in?") is about the earlier answer's paper,
 # not a lookup over the listings.
 ANAPHORA = re.compile(r"\b(it|its|it's|they|them|their|this paper|that paper|this one|that one)\b", re.I)
+# A listing field asked of the paper a follow-up points back at ("Who wrote it?", "Which poster session was it in?").
+FOLLOW_UP_FIELD = re.compile(FIELD.pattern + r"|\b(?:which|what)\s+(?:poster\s+|oral\s+)?session\b", re.I)
 
 # A paper is about a topic when its title or abstract holds the topic as a phrase (its words in
 # order, stemmed as BM25 indexes them, stop words skipped), or when a passage of it has at least
@@ -190,7 +193,7 @@ class FieldWriter:
     the best retrieved paper's listing line. The Assistant's answerability decision, made on the
     content words (`judged`), decides first whether the collection has such a paper at all."""
 
-    name = "listing"
+    name = "field"  # its own writer name, so the CLI and the UI label it (Answer.written_by): not a list
     judged = True
 
     def __init__(self, route: Route, listings: Listings):
@@ -202,7 +205,7 @@ class FieldWriter:
         else:
             text, citations, abstained = f"No paper about \u201c{self.route.topic}\u201d is in the collection.", (), True
         yield text
-        yield Draft(text=text, citations=list(citations), abstained=abstained, evidence=0.0 if abstained else 1.0, generator="listing")
+        yield Draft(text=text, citations=list(citations), abstained=abstained, evidence=0.0 if abstained else 1.0, generator="field")
 
 
 class ListWriter:
@@ -266,6 +269,7 @@ class Plan:
     filters: Filters | None = None  # the user's filters, plus the lookup's papers for a mixed question
     query: str | None = None  # what to retrieve with (the topic of a list question)
     writer: Any = None  # a ListWriter replacing the generator for list and count answers
+    about: tuple[str, ...] = ()  # a follow-up's papers (their titles): it is answered, and judged, on these alone
 
     @property
     def gated(self) -> bool:
@@ -275,10 +279,45 @@ class Plan:
         return self.answer is None and (self.writer is None or getattr(self.writer, "judged", False))
 
 
+def _referred(question: str, history: Any, listings: Listings, filters: Filters | None) -> tuple[str, ...] | None:
+    """The ids of the earlier answer's papers a follow-up points back at ("Does it also work on speech?"),
+    within the user's filters; None when it points at none (rag.conversation.referent_titles)."""
+    if not history:
+        return None
+    ids = [listings.titles.get(" ".join(name_tokens(t))) for t in referent_titles(question, history)]
+    ids = [i for i in dict.fromkeys(ids) if i and (not filters or filters.matches(listings.by_id[i]))]
+    if filters and filters.paper_ids is not None:
+        ids = [i for i in ids if i in filters.paper_ids]
+    return tuple(ids) or None
+
+
+def _follow_up(question: str, r: Route, ids: tuple[str, ...], listings: Listings, settings: Settings,
+               filters: Filters | None, started: float) -> Plan:
+    """A follow-up about the earlier answer's papers is answered from those papers only: a listing field
+    of the one paper from its listing, anything else by retrieval narrowed to them, so a new word in the
+    follow-up ("... for speech recognition?") cannot pull in another paper, and the answerability decision
+    judges whether those papers answer it."""
+    reasons = r.reasons + (f"a follow-up about the earlier answer's {len(ids)} paper(s)",)
+    if len(ids) == 1 and FOLLOW_UP_FIELD.search(question):
+        field = Route("metadata", Lookup(paper=ids[0]), "count" if COUNT.search(question) else "other", "", (), reasons)
+        return Plan(field, answer=metadata_answer(question, field, listings, [listings.by_id[ids[0]]],
+                                                  (time.perf_counter() - started) * 1000))
+    narrowed = replace(filters, paper_ids=ids) if filters else Filters(paper_ids=ids)
+    # Retrieved with the papers' titles in front of their passages; the earlier question is left out,
+    # since those papers answer it and its words would make any follow-up look answered.
+    titles = tuple(listings.by_id[i].title for i in ids)
+    query = " | ".join([question, *titles[:3]])
+    return Plan(Route("retrieval", Lookup(), "other", "", (), reasons), settings=settings, filters=narrowed, query=query,
+                about=titles)
+
+
 def plan(question: str, listings: Listings, settings: Settings, filters: Filters | None, history: Any = None) -> Plan:
     """Route `question` (rag.routing) and prepare its answer: see Plan."""
     started = time.perf_counter()
     r = route(question, listings)
+    referred = _referred(question, history, listings, filters)
+    if referred is not None:
+        return _follow_up(question, r, referred, listings, settings, filters, started)
     if r.name != "retrieval" and history and ANAPHORA.search(question):
         r = replace(r, name="retrieval", reasons=r.reasons + ("a follow-up about the earlier answer",))
     if r.name == "retrieval":

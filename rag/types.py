@@ -116,6 +116,14 @@ class Citation:
         return d
 
 
+# How the CLI and the UI name the writer of an answer (Answer.written_by).
+EXTRACTIVE_LABEL = "extractive — quoted sentences, no language model"
+LISTING_LABEL = "listing metadata — exact lookup, no language model"
+TOPIC_LIST_LABEL = "retrieval list — the papers that clear the stated relevance bar"
+FIELD_LABEL = "listing field — read from the best-matching paper's listing, no language model"
+WRITER_LABELS = {"extractive": EXTRACTIVE_LABEL, "field": FIELD_LABEL}
+
+
 @dataclass(frozen=True)
 class Answer:
     """What `ask()` returns."""
@@ -136,6 +144,15 @@ class Answer:
     confidence: float | None = None  # calibrated probability that the collection answers the question
     missing: tuple[str, ...] = ()  # concepts of the question no retrieved paper covers (a partial answer)
     model: str | None = None  # the model that wrote the answer (and the server host, for a server model)
+
+    @property
+    def written_by(self) -> str:
+        """Who wrote the answer, in words, as the CLI and the UI label it."""
+        if self.generator in WRITER_LABELS:
+            return WRITER_LABELS[self.generator]
+        if self.generator == "listing":
+            return LISTING_LABEL if self.route == "metadata" else TOPIC_LIST_LABEL
+        return f"language model {self.model or self.generator}"
 
     def to_dict(self) -> dict[str, Any]:
         return {

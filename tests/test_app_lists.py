@@ -39,6 +39,14 @@ def test_list_answer_html_is_an_ordered_list_with_linked_markers():
     assert app.LISTING_LABEL in out
 
 
+def test_field_answer_is_labelled_as_one_papers_listing(assistant):
+    import app
+
+    out = app.render_answer(assistant.ask("Who wrote the PIXEL paper?"), turn=1)
+    assert "listing field" in out and "relevance bar" not in out and 'href="#cite-1-1"' in out
+    assert "Phillip Rust" in out
+
+
 def test_api_papers_and_ask_route(server, assistant):
     c = client(server)
     assert "/papers" in c.view_api(print_info=False, return_format="dict")["named_endpoints"]

@@ -74,7 +74,6 @@ def test_history_items_in_every_documented_form(assistant):
     (PIXEL_Q, PIXEL, "What about its robustness to orthographic attacks?"),
     (PIXEL_Q, PIXEL, "Which languages did they evaluate it on?"),
     (AWARD_Q, AWARD, "What metric does it introduce?"),
-    (NTK_Q, NTK, "Which poster session was it in?"),
 ])
 def test_follow_up_finds_its_paper_only_with_the_history(assistant, first_q, gold, follow_up):
     first = assistant.ask(first_q)
@@ -85,8 +84,38 @@ def test_follow_up_finds_its_paper_only_with_the_history(assistant, first_q, gol
     assert answer.question == follow_up, "the question shown and answered stays the user's words"
     assert answer.query != follow_up and gold in answer.query
     assert answer.to_dict()["query"] == answer.query
-    assert answer.hits[0].title == gold
+    assert [h.title for h in answer.hits] == [gold], "a follow-up that points back is answered from that paper alone"
     assert not answer.abstained and answer.citations[0].title == gold
+
+
+@pytest.mark.parametrize("follow_up, asked", [
+    ("Which poster session was it in?", "Poster Session 3"), ("Who wrote it?", "Jonathan Hayase, Sewoong Oh"),
+    ("How many authors does it have?", "exactly 2 listed authors"),
+])
+def test_a_listing_field_of_the_earlier_paper_is_read_from_its_listing(assistant, follow_up, asked):
+    answer = assistant.ask(follow_up, history=[assistant.ask(NTK_Q)])
+    assert answer.route == "metadata" and not answer.abstained and asked in answer.text
+    assert [c.title for c in answer.citations] == [NTK]
+
+
+def test_a_follow_up_the_earlier_paper_does_not_answer_is_refused_naming_it(assistant):
+    """A new word in a follow-up ("speech recognition") used to pull in another paper, answered confidently."""
+    first = assistant.ask(NTK_Q)
+    for follow_up in ("Does it also work for speech recognition models?", "Does it also work on graphs?"):
+        alone = assistant.ask(follow_up)
+        answer = assistant.ask(follow_up, history=[first])
+        assert answer.abstained and answer.citations == () and {h.title for h in answer.hits} == {NTK}
+        assert f"\u201c{NTK}\u201d, which the earlier answer cites" in answer.text and answer.confidence < 0.5
+        assert alone.hits[0].title != NTK, "without the history a different paper ranks first: the restriction does the work"
+
+
+def test_a_follow_up_about_a_list_stays_within_the_listed_papers(assistant):
+    listed = assistant.ask("Which papers are about diffusion models?")
+    cited = {c.paper_id for c in listed.citations}
+    assert len(cited) >= 3
+    answer = assistant.ask("Which of them generate images?", history=[listed])
+    assert answer.hits and {h.paper_id for h in answer.hits} <= cited
+    assert not answer.abstained and {c.paper_id for c in answer.citations} <= cited
 
 
 def test_follow_up_answer_quotes_the_fact_asked_for(assistant):

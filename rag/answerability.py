@@ -27,7 +27,7 @@ import numpy as np
 
 from .answer_model import DEFAULT_MODEL, MODEL_FORMAT, REBUILD, Model, PairHead, file_sha256, load_model, model_to_dict
 from .chunking import split_sentences
-from .coverage import Scorer, prime_terms
+from .coverage import Scorer, asked_details, prime_terms
 from .index import _bm25_tokenize
 from .types import Citation, Hit
 
@@ -69,6 +69,7 @@ FEATURES = (
     "bm25_top_norm",      # top passage BM25 score over the question's total idf
     "rank_agree",         # 1 when dense and BM25 both rank the top paper first
     "sem_pair",           # the model's learned pair score of (question vector * top paper's best passage vector); 0 without one
+    "detail_missing",     # 1 when the question asks for an experimental detail (rag.coverage.DETAIL_PHRASES) the top paper never names
 )
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-\.]*[A-Za-z0-9]|[A-Za-z0-9]")
 
@@ -228,6 +229,11 @@ def signals(question: str, hits: Sequence[Hit], col: Collection, qvec: np.ndarra
         f["missing_idf"] = max(lacking, default=0.0) / sc.max_idf
     else:  # nothing rare asked: the content terms stand in
         f["sal_top_paper"] = f["sal_best_paper"] = f["sal_cooc_any"] = f["lex_top_paper"]
+    # Asked-for details (GPUs, learning rate, licence ...) that the top paper never names: what an
+    # abstract seldom states, so a strong sign of a question the collection cannot answer.
+    f["detail_missing"] = float(any(not (d[0] in paper_terms[0] if len(d) == 1 else
+                                         all(pair in col.paper_bigrams.get(hits[0].paper_id, frozenset()) for pair in zip(d, d[1:])))
+                                    for d in asked_details(stems)))
     # -- retrieval scores and margins
     f["fused_top"] = hits[0].score
     f["fused_margin"] = hits[0].score - (hits[1].score if len(hits) > 1 else 0.0)

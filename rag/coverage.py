@@ -41,6 +41,37 @@ exist exists existing related relevant regarding concerning research researchers
 article articles topic topics idea ideas
 """.split())
 
+# Experimental details an abstract seldom states (kind (c) of the answerability sets: compute,
+# hyperparameters, sizes, licence, code). A question asking for one that its best paper never
+# mentions is likely one the collection cannot answer (rag.answerability's `detail_missing`).
+# Words that stem onto common ones are left out ("annotators" -> "annot", "optimizer" -> "optim").
+DETAIL_PHRASES = """
+gpu | gpus | tpu | tpus | hours | days | minutes | wall clock | compute budget | flops | hardware | cpu | memory |
+energy | joules | watts | hyperparameters | hyperparameter | learning rate | batch size | epochs | weight decay |
+warmup | random seeds | dropout rate | parameters | parameter count | vocabulary size | resolution | gigabytes |
+terabytes | disk | license | licence | licensed | commercial use | github | pytorch | tensorflow | jax | source code |
+cost | dollars | price
+"""
+_DETAIL_TERMS: list[tuple[str, ...]] = []
+
+
+def detail_terms() -> list[tuple[str, ...]]:
+    """DETAIL_PHRASES as BM25 term sequences (computed once)."""
+    if not _DETAIL_TERMS:
+        phrases = [p.strip() for p in DETAIL_PHRASES.split("|") if p.strip()]
+        _DETAIL_TERMS.extend(dict.fromkeys(tuple(bm25_query_tokens(p)) for p in phrases))
+    return _DETAIL_TERMS
+
+
+def asked_details(stems: Sequence[str]) -> list[tuple[str, ...]]:
+    """The detail phrases a question's term sequence holds (contiguously).
+
+    >>> asked_details(["gpus", "pretrain", "pixel"]), asked_details(["learn", "rate", "batch", "size"])
+    ([('gpus',)], [('learn', 'rate'), ('batch', 'size')])
+    """
+    seq = tuple(stems)
+    return [d for d in detail_terms() if any(seq[i:i + len(d)] == d for i in range(len(seq) - len(d) + 1))]
+
 
 _CACHE: dict[str, frozenset[str]] = {}
 CACHE_LIMIT = 200_000  # texts; about the sentences and titles of 20,000 abstracts

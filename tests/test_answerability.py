@@ -70,6 +70,18 @@ def test_a_word_no_chunk_holds_is_out_of_vocabulary_with_the_largest_idf(small):
     assert f["missing_idf"] == pytest.approx(1.0)  # the rarest lacking term is the unknown one
 
 
+@pytest.mark.parametrize("question, missing", [
+    ("How many GPUs did the contrastive pretraining on a budget need?", 1.0),  # a detail the paper never names
+    ("What learning rate does the memory queue of negatives use?", 1.0),      # "learning rate": a two-word detail
+    ("What batch size makes contrastive learning expensive?", 1.0),          # "large batches", never "batch size"
+    ("Is the code for the molecular message passing networks released?", 0.0),  # "Code is released."
+    ("How much cheaper is the memory queue of negatives?", 0.0),             # asks no listed detail
+])
+def test_an_asked_detail_the_top_paper_never_names(small, question, missing):
+    f, _ = _features(small, question)
+    assert f["detail_missing"] == missing
+
+
 def test_word_order_matters_for_bigrams_only(small):
     a, _ = _features(small, "memory queue")
     b, _ = _features(small, "queue memory")

@@ -179,6 +179,8 @@ def paper_field(question: str, route: Route, listings: Listings, paper: Paper, n
         return (f"{which} is listed on {pages}, which give{'s' if len(paper.pages) == 1 else ''} no room: "
                 "the collection does not say where it was presented.", (), True)
     citation = Citation(number=1, paper_id=paper.paper_id, title=paper.title, passage=listing_passage(listings, paper), span=None)
+    if route.form == "yesno" and route.lookup:
+        return _paper_has(route.lookup, listings, paper, which, pages, citation)
     if route.form == "count" and AUTHORS_ASKED.search(question):
         text = f"{which} has exactly {_plural(len(paper.authors), 'listed author')}: {', '.join(paper.authors)} [1]."
     elif ROOM_ASKED.search(question):
@@ -186,6 +188,28 @@ def paper_field(question: str, route: Route, listings: Listings, paper: Paper, n
     else:
         text = f"{which}: {listings.metadata_line(paper)} [1]"
     return text, (citation,), False
+
+
+# A lookup in words for one paper ("presented as orals" -> "presented as an oral").
+_SINGULAR = {"as orals": "as an oral", "as posters": "as a poster", "as regular posters": "as a regular poster",
+             "with an award": "given an award", "with the ": "given the "}
+
+
+def _paper_has(lookup: Lookup, listings: Listings, paper: Paper, which: str, pages: str,
+               citation: Citation) -> tuple[str, tuple[Citation, ...], bool]:
+    """Yes or no: does the paper's listing have what `lookup` asks ("Is TimesNet rated top 25%?")?
+    A listing that gives no tier, award or session for its papers cannot say no: it says so instead."""
+    what = lookup.describe(listings.page_names)
+    for plural, one in _SINGULAR.items():
+        what = what.replace(plural, one)
+    unknown = ((lookup.tier or lookup.presentation or lookup.award) and not paper.presentation) or \
+              ((lookup.session or lookup.room) and not (paper.session or paper.room))
+    if unknown and not listings.matches(paper, lookup):
+        return (f"{which} is listed on {pages}, which give{'s' if len(paper.pages) == 1 else ''} no such field: "
+                f"the collection does not say whether it is {what}.", (), True)
+    verdict = "Yes" if listings.matches(paper, lookup) else "No"
+    return (f"{verdict}: {which} is {'' if verdict == 'Yes' else 'not '}{what}. Its listing: "
+            f"{listings.metadata_line(paper)} [1]", (citation,), False)
 
 
 class FieldWriter:
@@ -322,6 +346,9 @@ def plan(question: str, listings: Listings, settings: Settings, filters: Filters
         r = replace(r, name="retrieval", reasons=r.reasons + ("a follow-up about the earlier answer",))
     if r.name == "retrieval":
         if r.field_of:  # "Who wrote the PIXEL paper?": retrieve the paper by its content, answer from its listing
+            named = listings.named_paper(question)  # "... the Sequencer paper": the paper of that name, not a near one
+            if named and (not filters or filters.matches(listings.by_id[named])):
+                filters = replace(filters, paper_ids=(named,)) if filters else Filters(paper_ids=(named,))
             return Plan(r, settings=settings, filters=filters, query=r.topic, writer=FieldWriter(r, listings))
         if r.form == "count" and r.topic:  # "How many papers are about diffusion?": an estimate from retrieval
             wide = settings.with_options(top_k=100, candidates=max(settings.candidates, 1000))

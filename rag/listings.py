@@ -211,9 +211,25 @@ class Listings:
         # Words of the titles and abstracts: a listed surname that is none of them cannot be a topic word.
         self.text_words = {w for p in self.papers for w in name_tokens(f"{p.title} {p.abstract}")}
         self.titles = {" ".join(name_tokens(p.title)): p.paper_id for p in self.papers if len(name_tokens(p.title)) >= 2}
+        # A paper's own name, the head of a "Name: subtitle" title ("TimesNet", "Mamba-ND", "Codebook Features"):
+        # one or two words with a capital letter, kept only when a single paper has it.
+        heads: dict[str, list[str]] = {}
+        for p in self.papers:
+            head = p.title.split(":")[0].strip() if ":" in p.title else ""
+            if head and len(head.split()) <= 2 and any(ch.isupper() for ch in head):
+                heads.setdefault(head, []).append(p.paper_id)
+        self.names = {h: ids[0] for h, ids in heads.items() if len(set(ids)) == 1}
         self.sessions = sorted({p.session for p in self.papers if p.session})
         self.rooms = sorted({p.room for p in self.papers if p.room})
         self.tiers = [k for k, v in TIERS.items() if any(v in (p.presentation or "") for p in self.papers)]
+
+    def named_paper(self, text: str) -> str | None:
+        """The paper whose own name (see `names`) the text holds as a word, exactly as written; the
+        longest name when several ("Is Sequencer a top-25% paper?" -> the Sequencer paper)."""
+        words = [w.strip(".,;!?\"'()[]") for w in text.split()]
+        found = [(len(c), self.names[c]) for n in (2, 1) for i in range(len(words) - n + 1)
+                 if (c := " ".join(words[i:i + n])) in self.names]
+        return max(found)[1] if found else None
 
     # ---- authors --------------------------------------------------------------------------------
     def authors_named(self, name: str) -> list[str]:

@@ -143,7 +143,9 @@ class Route:
     topic: str = ""  # the question's content words, for ranking within the filtered set
     unknown_authors: tuple[str, ...] = ()
     reasons: tuple[str, ...] = ()
-    field_of: bool = False  # asks a listing field of one paper named by its content ("Who wrote the PIXEL paper?")
+    # asks a listing field of one paper named by its content ("Who wrote the PIXEL paper?"), or, with a
+    # lookup and form "yesno", whether that paper has it ("Is TimesNet one of the top-25% papers?")
+    field_of: bool = False
 
     @property
     def lists(self) -> bool:
@@ -385,13 +387,13 @@ def route(question: str, listings: Listings) -> Route:
     if not lookup:
         return Route("retrieval", lookup, form, topic, (), tuple(reasons + ["no listing field named"]))
     if form == "yesno" and not lookup.authors and residue and set(name_tokens(residue)) <= listings.text_words:
-        return Route("retrieval", Lookup(), form, residue, (), tuple(reasons + [
-            f"a yes/no question about a paper named by its content ({residue!r}): its own listing line answers it"]))
+        return Route("retrieval", lookup, form, residue, (), tuple(reasons + [
+            f"a yes/no question about a paper named by its content ({residue!r}): its own listing line answers it"]), field_of=True)
     if not topic:
         return Route("metadata", lookup, form, topic, (), tuple(reasons + ["listing fields only: an exact lookup"]))
     if form == "yesno" and not lookup.authors:
-        return Route("retrieval", Lookup(), form, residue, (), tuple(reasons + [
-            f"a yes/no question about a paper named by its content ({residue!r}): its own listing line answers it"]))
+        return Route("retrieval", lookup, form, residue, (), tuple(reasons + [
+            f"a yes/no question about a paper named by its content ({residue!r}): its own listing line answers it"]), field_of=True)
     return Route("mixed", lookup, form, topic, (), tuple(reasons + [f"topic {topic!r} ranked within the lookup"]))
 
 

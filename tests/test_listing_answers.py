@@ -86,6 +86,32 @@ def test_a_paper_named_by_its_content(assistant):
     assert none.abstained and "Authors:" not in none.text
 
 
+@pytest.mark.parametrize("question, title, verdict, facts", [
+    ("Is TimesNet one of the top-25% papers?", "TimesNet: Temporal 2D-Variation Modeling for General Time Series Analysis",
+     "No", ["poster accept", "#61"]),  # dev item q088: was refused as "no abstract covers top-25 together with TimesNet"
+    ("Was PIXEL an oral?", "Language Modelling with Pixels", "Yes", ["Oral presentation"]),
+    ("Did the TimesNet paper get an award?", "TimesNet: Temporal 2D-Variation Modeling for General Time Series Analysis", "No", []),
+])
+def test_a_yes_no_listing_check_of_a_paper_named_by_its_content(assistant, question, title, verdict, facts):
+    answer = assistant.ask(question)
+    assert answer.generator == "field" and not answer.abstained and answer.text.startswith(verdict + ":")
+    assert [c.title for c in answer.citations] == [title] and all(f in answer.text for f in facts)
+
+
+def test_a_yes_no_check_on_a_page_without_tiers_says_the_collection_cannot_tell(assistant):
+    # "Sequencer" alone used to retrieve another paper, whose poster line was quoted as the answer
+    answer = assistant.ask("Is Sequencer a top-25% paper?")
+    assert answer.abstained and "Sequencer: Deep LSTM for Image Classification" in answer.text
+    assert "does not say whether it is rated top 25%" in answer.text
+
+
+def test_a_paper_is_found_by_its_own_name(assistant):
+    listings = assistant.listings()
+    assert listings.by_id[listings.named_paper("Is Sequencer a top-25% paper?")].title.startswith("Sequencer:")
+    assert listings.by_id[listings.named_paper("who wrote Codebook Features?")].title.startswith("Codebook Features:")
+    assert listings.named_paper("Is the sequencer any good?") is None  # names match as written
+
+
 def test_counts_over_metadata_are_exact(assistant):
     answer = assistant.ask("How many top-25% posters are there?")
     assert answer.text.startswith("There are exactly 27 papers rated top 25%") and len(answer.citations) == 27

@@ -180,3 +180,17 @@ def test_shipped_held_out_style_passes_the_validator(validator):
     items = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     assert {q["split"] for q in items} == {"test"} and {q["style"] for q in items} == {"novice"}
     assert sum(q["type"] == "unanswerable" for q in items) / len(items) >= 0.40
+
+
+def test_collection_shift_groups_and_scores_questions_by_what_the_subcollection_holds():
+    from eval.collection_shift import partition, score
+
+    items = [{"id": "a", "type": "factoid", "gold_titles": ["In"]}, {"id": "b", "type": "which_paper", "gold_titles": ["Out"]},
+             {"id": "c", "type": "multi_paper", "gold_titles": ["In", "Out"]}, {"id": "d", "type": "unanswerable", "gold_titles": []},
+             {"id": "e", "type": "metadata", "gold_titles": ["In"]}, {"id": "f", "type": "multi_paper", "gold_titles": ["In"]}]
+    groups = partition(items, {"In"})
+    assert {g: [q["id"] for q in qs] for g, qs in groups.items()} == {
+        "gold inside": ["a", "f"], "paper missing": ["b"], "written unanswerable": ["d"]}  # c: a partial list can be right
+    s = score(groups, {"a": False, "f": True, "b": True, "d": False})
+    assert s["gold inside"]["refused"] == 0.5 and s["paper missing"]["refused"] == 1.0
+    assert s["wrong_refusals"] == 0.5 and s["abstain_f1"] == pytest.approx(0.5)  # precision 1/2 (f, b), recall 1/2 (b, d)

@@ -175,7 +175,7 @@ def turns(history: Iterable[Any] | None) -> list[Turn]:
     return [t for t in (to_turn(item) for item in history or ()) if t is not None]
 
 
-def referent_titles(question: str, history: Sequence[Any] | None) -> tuple[str, ...]:
+def referent_titles(question: str, history: Sequence[Any] | None, bare: bool = False) -> tuple[str, ...]:
     """The papers a follow-up points back at with a reference word ("Does it also work on speech?",
     "Which of them use transformers?"): every title the most recent turn that cited papers cited;
     () when the question has no such word, or no earlier turn cited a paper. The Assistant answers
@@ -185,9 +185,12 @@ def referent_titles(question: str, history: Sequence[Any] | None) -> tuple[str, 
     ('Language Modelling with Pixels',)
     >>> referent_titles("What about robustness?", [("What does PIXEL reconstruct?", {"titles": ["Language Modelling with Pixels"]})])
     ()
+
+    `bare`: a question that leans on earlier turns without a reference word counts too (the caller's
+    call: "Who are the authors?" is about the earlier paper, "What about robustness?" need not be).
     """
     past = turns(history)
-    if not past or not _points_back(question, _WORD.findall(question)):
+    if not past or not (_points_back(question, _WORD.findall(question)) or (bare and needs_context(question))):
         return ()
     for turn in reversed(past[-LOOKBACK:]):
         if turn.titles:

@@ -308,7 +308,9 @@ def _referred(question: str, history: Any, listings: Listings, filters: Filters 
     within the user's filters; None when it points at none (rag.conversation.referent_titles)."""
     if not history:
         return None
-    ids = [listings.titles.get(" ".join(name_tokens(t))) for t in referent_titles(question, history)]
+    # A bare listing-field question ("Who are the authors?", "Which session?") is about the earlier paper too.
+    titles = referent_titles(question, history, bare=bool(FOLLOW_UP_FIELD.search(question)))
+    ids = [listings.titles.get(" ".join(name_tokens(t))) for t in titles]
     ids = [i for i in dict.fromkeys(ids) if i and (not filters or filters.matches(listings.by_id[i]))]
     if filters and filters.paper_ids is not None:
         ids = [i for i in ids if i in filters.paper_ids]

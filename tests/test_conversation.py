@@ -91,6 +91,7 @@ def test_follow_up_finds_its_paper_only_with_the_history(assistant, first_q, gol
 @pytest.mark.parametrize("follow_up, asked", [
     ("Which poster session was it in?", "Poster Session 3"), ("Who wrote it?", "Jonathan Hayase, Sewoong Oh"),
     ("How many authors does it have?", "exactly 2 listed authors"),
+    ("Who are the authors?", "Jonathan Hayase, Sewoong Oh"),  # no reference word, no topic: the earlier paper's
 ])
 def test_a_listing_field_of_the_earlier_paper_is_read_from_its_listing(assistant, follow_up, asked):
     answer = assistant.ask(follow_up, history=[assistant.ask(NTK_Q)])

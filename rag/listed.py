@@ -326,8 +326,9 @@ def _follow_up(question: str, r: Route, ids: tuple[str, ...], listings: Listings
     reasons = r.reasons + (f"a follow-up about the earlier answer's {len(ids)} paper(s)",)
     if len(ids) == 1 and FOLLOW_UP_FIELD.search(question):
         field = Route("metadata", Lookup(paper=ids[0]), "count" if COUNT.search(question) else "other", "", (), reasons)
-        return Plan(field, answer=metadata_answer(question, field, listings, [listings.by_id[ids[0]]],
-                                                  (time.perf_counter() - started) * 1000))
+        answer = metadata_answer(question, field, listings, [listings.by_id[ids[0]]], (time.perf_counter() - started) * 1000)
+        # Answer.query names the paper the follow-up was resolved to (the UI marks it as a follow-up)
+        return Plan(field, answer=replace(answer, query=f"{question} | {listings.by_id[ids[0]].title}"))
     narrowed = replace(filters, paper_ids=ids) if filters else Filters(paper_ids=ids)
     # Retrieved with the papers' titles in front of their passages; the earlier question is left out,
     # since those papers answer it and its words would make any follow-up look answered.

@@ -208,7 +208,7 @@ def _paper_has(lookup: Lookup, listings: Listings, paper: Paper, which: str, pag
         return (f"{which} is listed on {pages}, which give{'s' if len(paper.pages) == 1 else ''} no such field: "
                 f"the collection does not say whether it is {what}.", (), True)
     verdict = "Yes" if listings.matches(paper, lookup) else "No"
-    return (f"{verdict}: {which} is {'' if verdict == 'Yes' else 'not '}{what}. Its listing: "
+    return (f"{verdict}: {which} is {'' if verdict == 'Yes' else 'not '}{what} [1]. Its listing: "
             f"{listings.metadata_line(paper)} [1]", (citation,), False)
 
 

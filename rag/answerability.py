@@ -27,7 +27,7 @@ import numpy as np
 
 from .answer_model import DEFAULT_MODEL, MODEL_FORMAT, REBUILD, Model, PairHead, file_sha256, load_model, model_to_dict
 from .chunking import split_sentences
-from .coverage import Scorer, asked_details, prime_terms
+from .coverage import Scorer, asked_details, held_domains, named_domains, prime_terms
 from .index import _bm25_tokenize
 from .types import Citation, Hit
 
@@ -70,6 +70,7 @@ FEATURES = (
     "rank_agree",         # 1 when dense and BM25 both rank the top paper first
     "sem_pair",           # the model's learned pair score of (question vector * top paper's best passage vector); 0 without one
     "detail_missing",     # 1 when the question asks for an experimental detail (rag.coverage.DETAIL_PHRASES) the top paper never names
+    "domain_missing",     # 1 when the question names a data type or setting (rag.coverage.DOMAIN_GROUPS) the top paper never mentions
 )
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-\.]*[A-Za-z0-9]|[A-Za-z0-9]")
 
@@ -234,6 +235,10 @@ def signals(question: str, hits: Sequence[Hit], col: Collection, qvec: np.ndarra
     f["detail_missing"] = float(any(not (d[0] in paper_terms[0] if len(d) == 1 else
                                          all(pair in col.paper_bigrams.get(hits[0].paper_id, frozenset()) for pair in zip(d, d[1:])))
                                     for d in asked_details(stems)))
+    # A data type or setting named (video, speech, graphs, ...) that the top paper never mentions in any
+    # form: "<a method> for <a domain no paper applies it to>".
+    top_bigrams = col.paper_bigrams.get(hits[0].paper_id, frozenset())
+    f["domain_missing"] = float(bool(named_domains(stems) - held_domains(paper_terms[0], top_bigrams)))
     # -- retrieval scores and margins
     f["fused_top"] = hits[0].score
     f["fused_margin"] = hits[0].score - (hits[1].score if len(hits) > 1 else 0.0)

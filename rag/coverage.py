@@ -53,6 +53,45 @@ terabytes | disk | license | licence | licensed | commercial use | github | pyto
 cost | dollars | price
 """
 _DETAIL_TERMS: list[tuple[str, ...]] = []
+# The data, modality or setting a question names (kind (b) of the answerability sets: "<a method> for
+# <a domain no paper applies it to>"). A question naming one that its best paper never mentions in
+# any of these forms is likely asking for a combination no abstract makes (`domain_missing`).
+DOMAIN_GROUPS = {
+    "video": "video | videos", "speech or audio": "audio | speech | spoken | asr | sound | acoustic",
+    "graphs": "graph | graphs | gnn | gnns", "text": "text | language | nlp | llm | llms",
+    "medicine": "medical | clinical | patient | patients", "molecules": "molecule | molecules | molecular | protein | proteins | drug",
+    "time series": "time series", "point clouds": "point cloud | point clouds | lidar",
+    "reinforcement learning": "reinforcement | agent | agents", "robots": "robot | robots | robotic | robotics",
+    "tables": "tabular", "code": "code | program | programs", "3D": "3d",
+    "images": "image | images | vision | visual | pixel", "federated learning": "federated",
+    "recommendation": "recommendation | recommender", "languages": "multilingual", "physics": "physics | pde | pdes",
+}
+_DOMAIN_TERMS: dict[str, list[tuple[str, ...]]] = {}
+
+
+def domain_terms() -> dict[str, list[tuple[str, ...]]]:
+    """DOMAIN_GROUPS as BM25 term sequences per group (computed once)."""
+    if not _DOMAIN_TERMS:
+        for group, forms in DOMAIN_GROUPS.items():
+            _DOMAIN_TERMS[group] = list(dict.fromkeys(tuple(bm25_query_tokens(f)) for f in forms.split("|") if f.strip()))
+    return _DOMAIN_TERMS
+
+
+def named_domains(stems: Sequence[str]) -> set[str]:
+    """The DOMAIN_GROUPS a term sequence names (a form's terms contiguously).
+
+    >>> sorted(named_domains(["textual", "invers", "video", "generat"]))
+    ['video']
+    """
+    seq = tuple(stems)
+    return {g for g, forms in domain_terms().items()
+            if any(seq[i:i + len(f)] == f for f in forms for i in range(len(seq) - len(f) + 1))}
+
+
+def held_domains(terms: frozenset[str], bigrams: frozenset[tuple[str, str]]) -> set[str]:
+    """The DOMAIN_GROUPS a text holds, given its term set and adjacent term pairs."""
+    return {g for g, forms in domain_terms().items()
+            if any((f[0] in terms) if len(f) == 1 else all(p in bigrams for p in zip(f, f[1:])) for f in forms)}
 
 
 def detail_terms() -> list[tuple[str, ...]]:

@@ -82,6 +82,18 @@ def test_an_asked_detail_the_top_paper_never_names(small, question, missing):
     assert f["detail_missing"] == missing
 
 
+@pytest.mark.parametrize("question, missing", [
+    ("message passing networks for molecular property prediction in videos", 1.0),  # a setting the paper never names
+    ("sparse attention for long speech recordings", 1.0),
+    ("message passing networks for molecular property prediction", 0.0),  # "molecular": the paper's own domain
+    ("graph networks that predict properties of proteins", 0.0),          # graphs and molecules, named other ways
+    ("a memory queue of negatives for contrastive learning", 0.0),         # names no domain
+])
+def test_a_named_domain_the_top_paper_never_mentions(small, question, missing):
+    f, _ = _features(small, question)
+    assert f["domain_missing"] == missing
+
+
 def test_word_order_matters_for_bigrams_only(small):
     a, _ = _features(small, "memory queue")
     b, _ = _features(small, "queue memory")

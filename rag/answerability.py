@@ -27,7 +27,7 @@ import numpy as np
 
 from .answer_model import DEFAULT_MODEL, MODEL_FORMAT, REBUILD, Model, PairHead, file_sha256, load_model, model_to_dict
 from .chunking import split_sentences
-from .coverage import Scorer, asked_details, held_domains, named_domains, prime_terms
+from .coverage import Scorer, asked_details, held_domains, named_domains, prime_terms, text_holds
 from .index import _bm25_tokenize
 from .types import Citation, Hit
 
@@ -231,13 +231,11 @@ def signals(question: str, hits: Sequence[Hit], col: Collection, qvec: np.ndarra
     else:  # nothing rare asked: the content terms stand in
         f["sal_top_paper"] = f["sal_best_paper"] = f["sal_cooc_any"] = f["lex_top_paper"]
     # Asked-for details (GPUs, learning rate, licence ...) that the top paper never names: what an
-    # abstract seldom states, so a strong sign of a question the collection cannot answer.
-    f["detail_missing"] = float(any(not (d[0] in paper_terms[0] if len(d) == 1 else
-                                         all(pair in col.paper_bigrams.get(hits[0].paper_id, frozenset()) for pair in zip(d, d[1:])))
-                                    for d in asked_details(stems)))
-    # A data type or setting named (video, speech, graphs, ...) that the top paper never mentions in any
-    # form: "<a method> for <a domain no paper applies it to>".
+    # abstract seldom states, so a strong sign of a question the collection cannot answer. And a data
+    # type or setting named (video, speech, graphs ...) that it never mentions in any form: "<a method>
+    # for <a domain no paper applies it to>".
     top_bigrams = col.paper_bigrams.get(hits[0].paper_id, frozenset())
+    f["detail_missing"] = float(any(not text_holds(d, paper_terms[0], top_bigrams) for d in asked_details(stems)))
     f["domain_missing"] = float(bool(named_domains(stems) - held_domains(paper_terms[0], top_bigrams)))
     # -- retrieval scores and margins
     f["fused_top"] = hits[0].score

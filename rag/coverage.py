@@ -52,7 +52,6 @@ warmup | random seeds | dropout rate | parameters | parameter count | vocabulary
 terabytes | disk | license | licence | licensed | commercial use | github | pytorch | tensorflow | jax | source code |
 cost | dollars | price
 """
-_DETAIL_TERMS: list[tuple[str, ...]] = []
 # The data, modality or setting a question names (kind (b) of the answerability sets: "<a method> for
 # <a domain no paper applies it to>"). A question naming one that its best paper never mentions in
 # any of these forms is likely asking for a combination no abstract makes (`domain_missing`).
@@ -66,50 +65,49 @@ DOMAIN_GROUPS = {
     "images": "image | images | vision | visual | pixel", "federated learning": "federated",
     "recommendation": "recommendation | recommender", "languages": "multilingual", "physics": "physics | pde | pdes",
 }
-_DOMAIN_TERMS: dict[str, list[tuple[str, ...]]] = {}
+_PHRASE_TERMS: dict[str, list[tuple[str, ...]]] = {}  # "a | b c" -> [("a",), ("b", "c")], computed once
 
 
-def domain_terms() -> dict[str, list[tuple[str, ...]]]:
-    """DOMAIN_GROUPS as BM25 term sequences per group (computed once)."""
-    if not _DOMAIN_TERMS:
-        for group, forms in DOMAIN_GROUPS.items():
-            _DOMAIN_TERMS[group] = list(dict.fromkeys(tuple(bm25_query_tokens(f)) for f in forms.split("|") if f.strip()))
-    return _DOMAIN_TERMS
+def phrase_terms(forms: str) -> list[tuple[str, ...]]:
+    """The "|"-separated phrases of `forms` as BM25 term sequences."""
+    got = _PHRASE_TERMS.get(forms)
+    if got is None:
+        got = _PHRASE_TERMS[forms] = list(dict.fromkeys(tuple(bm25_query_tokens(f)) for f in forms.split("|") if f.strip()))
+    return got
 
 
-def named_domains(stems: Sequence[str]) -> set[str]:
-    """The DOMAIN_GROUPS a term sequence names (a form's terms contiguously).
-
-    >>> sorted(named_domains(["textual", "invers", "video", "generat"]))
-    ['video']
-    """
+def in_sequence(stems: Sequence[str], phrase: tuple[str, ...]) -> bool:
+    """Whether the phrase's terms occur contiguously in a term sequence (a question's)."""
     seq = tuple(stems)
-    return {g for g, forms in domain_terms().items()
-            if any(seq[i:i + len(f)] == f for f in forms for i in range(len(seq) - len(f) + 1))}
+    return any(seq[i:i + len(phrase)] == phrase for i in range(len(seq) - len(phrase) + 1))
 
 
-def held_domains(terms: frozenset[str], bigrams: frozenset[tuple[str, str]]) -> set[str]:
-    """The DOMAIN_GROUPS a text holds, given its term set and adjacent term pairs."""
-    return {g for g, forms in domain_terms().items()
-            if any((f[0] in terms) if len(f) == 1 else all(p in bigrams for p in zip(f, f[1:])) for f in forms)}
-
-
-def detail_terms() -> list[tuple[str, ...]]:
-    """DETAIL_PHRASES as BM25 term sequences (computed once)."""
-    if not _DETAIL_TERMS:
-        phrases = [p.strip() for p in DETAIL_PHRASES.split("|") if p.strip()]
-        _DETAIL_TERMS.extend(dict.fromkeys(tuple(bm25_query_tokens(p)) for p in phrases))
-    return _DETAIL_TERMS
+def text_holds(phrase: tuple[str, ...], terms: frozenset[str], bigrams: frozenset[tuple[str, str]]) -> bool:
+    """Whether a text (its term set and adjacent term pairs) holds the phrase: its one term, or each adjacent pair."""
+    return phrase[0] in terms if len(phrase) == 1 else all(p in bigrams for p in zip(phrase, phrase[1:]))
 
 
 def asked_details(stems: Sequence[str]) -> list[tuple[str, ...]]:
-    """The detail phrases a question's term sequence holds (contiguously).
+    """The detail phrases (DETAIL_PHRASES) a question's term sequence holds.
 
     >>> asked_details(["gpus", "pretrain", "pixel"]), asked_details(["learn", "rate", "batch", "size"])
     ([('gpus',)], [('learn', 'rate'), ('batch', 'size')])
     """
-    seq = tuple(stems)
-    return [d for d in detail_terms() if any(seq[i:i + len(d)] == d for i in range(len(seq) - len(d) + 1))]
+    return [d for d in phrase_terms(DETAIL_PHRASES) if in_sequence(stems, d)]
+
+
+def named_domains(stems: Sequence[str]) -> set[str]:
+    """The DOMAIN_GROUPS a question's term sequence names.
+
+    >>> sorted(named_domains(["textual", "invers", "video", "generat"]))
+    ['video']
+    """
+    return {g for g, forms in DOMAIN_GROUPS.items() if any(in_sequence(stems, f) for f in phrase_terms(forms))}
+
+
+def held_domains(terms: frozenset[str], bigrams: frozenset[tuple[str, str]]) -> set[str]:
+    """The DOMAIN_GROUPS a text holds in any of their forms."""
+    return {g for g, forms in DOMAIN_GROUPS.items() if any(text_holds(f, terms, bigrams) for f in phrase_terms(forms))}
 
 
 _CACHE: dict[str, frozenset[str]] = {}

@@ -145,9 +145,7 @@ def esc(text: Any) -> str:
 
 def generator_label(answer: "Answer", model: str | None = None) -> str:
     """Who wrote the answer: Answer.model (the model, and the server's host for a server model), else `model`."""
-    if answer.generator in ("extractive", "listing", "field") or answer.model:
-        return answer.written_by
-    return f"language model {model or answer.generator}"
+    return answer.writer_label(model)
 
 
 def fallback_reason(answer: "Answer") -> str | None:

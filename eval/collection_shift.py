@@ -58,7 +58,8 @@ def score(groups: dict[str, list[dict[str, Any]]], refused: dict[str, bool]) -> 
     out: dict[str, Any] = {g: {"n": len(qs), "refused": sum(refused[q["id"]] for q in qs) / len(qs) if qs else None}
                            for g, qs in groups.items()}
     pooled = [q for g in groups.values() for q in g]
-    ab = M.abstention([refused[q["id"]] for q in pooled], [q["type"] == "unanswerable" or q in groups["paper missing"] for q in pooled])
+    to_refuse = {q["id"] for g in ("paper missing", "written unanswerable") for q in groups[g]}
+    ab = M.abstention([refused[q["id"]] for q in pooled], [q["id"] in to_refuse for q in pooled])
     out["abstain_f1"], out["wrong_refusals"] = ab["f1"], ab["false_abstain_rate"]
     return out
 

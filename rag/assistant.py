@@ -175,8 +175,6 @@ class Assistant:
         A listed author's name in the query ("Sewoong Oh", "S. Oh backdoor") limits the search to
         their papers, so searching a name finds that author's papers, not passages that mention it.
         """
-        from dataclasses import replace
-
         from .routing import route
 
         settings, filters = self._per_call(dict(options))
@@ -189,7 +187,7 @@ class Assistant:
             from .listings import Lookup
 
             ids = tuple(p.paper_id for p in listings.find(Lookup(authors=names)))
-            filters = replace(filters, paper_ids=ids) if filters else Filters(paper_ids=ids)
+            filters = Filters.narrowed(filters, ids)
         return self.retriever.search(query, k=k, mode=settings.retriever, filters=filters, settings=settings)
 
     def ask_stream(self, question: str, **options: Any) -> Iterator[str | Answer]:
@@ -221,12 +219,7 @@ class Assistant:
         # and a warm-up loads the model even when the question is not answered.
         generator, warnings = (routed.writer, []) if routed.writer else self._generator(settings)
         loaded = time.perf_counter()
-        # A writer that answers from the listings (a list or count) decides itself; one that answers a
-        # field of the paper a question describes (FieldWriter.judged) asks the decision about its content
-        # words; a follow-up ("Which session was it in?") is judged on what was retrieved with (the earlier
-        # turn's question and papers in front), since the bare question names nothing the collection could hold.
-        # A follow-up about the earlier answer's papers (routed.about) is judged as asked, against those papers alone.
-        judged = None if not routed.gated else question if routed.about else query if (routed.writer or history) else question
+        judged = routed.judged(question, query, bool(history))
         verdict = None if judged is None else self._get_answerability(settings).judge(
             judged, hits, self._query_vector(judged), self.embed, settings.min_confidence)
         decided = time.perf_counter()
@@ -264,10 +257,10 @@ class Assistant:
         settings, filters = self._per_call(dict(options))
         question = self._check_question(question, settings)
         routed = plan_question(question, self.listings(), settings, filters)
-        query = judged = question
+        query = question
         if routed.gated:
             settings, filters, query = routed.settings or settings, routed.filters, routed.query or question
-            judged = query if routed.writer else question
+        judged = routed.judged(question, query, False) or question
         hits = self.retriever.search(query, k=settings.top_k, mode=settings.retriever, filters=filters, settings=settings)
         return judged, settings, hits
 

@@ -172,15 +172,25 @@ def paper_field(question: str, route: Route, listings: Listings, paper: Paper, n
     `named`: how the question named the paper when not by its title (the answer says which paper matched)."""
     pages = " and ".join(listings.page_by_id[p].name for p in paper.pages if p in listings.page_by_id)
     which = f"\u201c{paper.title}\u201d" + (f" (the paper best matching \u201c{named}\u201d)" if named else "")
+
+    def lacks(field: str, says: str, verb: str = "give") -> tuple[str, tuple[Citation, ...], bool]:
+        return (f"{which} is listed on {pages}, which {verb}{'s' if len(paper.pages) == 1 else ''} no {field}: "
+                f"the collection does not say {says}.", (), True)
+
     if AUTHORS_ASKED.search(question) and not paper.authors:
-        return (f"{which} is listed on {pages}, which list{'s' if len(paper.pages) == 1 else ''} no authors: "
-                "the collection does not say who wrote it.", (), True)
+        return lacks("authors", "who wrote it", verb="list")
     if ROOM_ASKED.search(question) and not paper.room:
-        return (f"{which} is listed on {pages}, which give{'s' if len(paper.pages) == 1 else ''} no room: "
-                "the collection does not say where it was presented.", (), True)
+        return lacks("room", "where it was presented")
     citation = Citation(number=1, paper_id=paper.paper_id, title=paper.title, passage=listing_passage(listings, paper), span=None)
     if route.form == "yesno" and route.lookup:
-        return _paper_has(route.lookup, listings, paper, which, pages, citation)
+        what = route.lookup.describe(listings.page_names)
+        for plural, one in _SINGULAR.items():
+            what = what.replace(plural, one)
+        has = listings.matches(paper, route.lookup)
+        if not has and _unlisted(route.lookup, paper):
+            return lacks("such field", f"whether it is {what}")
+        return (f"{'Yes' if has else 'No'}: {which} is {'' if has else 'not '}{what} [1]. Its listing: "
+                f"{listings.metadata_line(paper)} [1]", (citation,), False)
     if route.form == "count" and AUTHORS_ASKED.search(question):
         text = f"{which} has exactly {_plural(len(paper.authors), 'listed author')}: {', '.join(paper.authors)} [1]."
     elif ROOM_ASKED.search(question):
@@ -195,21 +205,11 @@ _SINGULAR = {"as orals": "as an oral", "as posters": "as a poster", "as regular 
              "with an award": "given an award", "with the ": "given the "}
 
 
-def _paper_has(lookup: Lookup, listings: Listings, paper: Paper, which: str, pages: str,
-               citation: Citation) -> tuple[str, tuple[Citation, ...], bool]:
-    """Yes or no: does the paper's listing have what `lookup` asks ("Is TimesNet rated top 25%?")?
-    A listing that gives no tier, award or session for its papers cannot say no: it says so instead."""
-    what = lookup.describe(listings.page_names)
-    for plural, one in _SINGULAR.items():
-        what = what.replace(plural, one)
-    unknown = ((lookup.tier or lookup.presentation or lookup.award) and not paper.presentation) or \
-              ((lookup.session or lookup.room) and not (paper.session or paper.room))
-    if unknown and not listings.matches(paper, lookup):
-        return (f"{which} is listed on {pages}, which give{'s' if len(paper.pages) == 1 else ''} no such field: "
-                f"the collection does not say whether it is {what}.", (), True)
-    verdict = "Yes" if listings.matches(paper, lookup) else "No"
-    return (f"{verdict}: {which} is {'' if verdict == 'Yes' else 'not '}{what} [1]. Its listing: "
-            f"{listings.metadata_line(paper)} [1]", (citation,), False)
+def _unlisted(lookup: Lookup, paper: Paper) -> bool:
+    """Whether the paper's page gives none of the fields a yes/no check asks (a paper listing has no
+    tier, award or session), so a "No" could not be told from "not listed"."""
+    return bool(((lookup.tier or lookup.presentation or lookup.award) and not paper.presentation)
+                or ((lookup.session or lookup.room) and not (paper.session or paper.room)))
 
 
 class FieldWriter:
@@ -302,6 +302,18 @@ class Plan:
         (FieldWriter.judged, judged on the plan's query)."""
         return self.answer is None and (self.writer is None or getattr(self.writer, "judged", False))
 
+    def judged(self, question: str, query: str, follow_up: bool) -> str | None:
+        """The text the answerability decision judges (None: it does not run), with `query` what was
+        retrieved with: a follow-up about the earlier answer's papers (`about`) as asked, against those
+        papers alone; a field-of writer on its content words (the query); any other follow-up ("Which
+        session was it in?") on the query, the earlier turn in front, since the bare question names
+        nothing the collection could hold; anything else as asked."""
+        if not self.gated:
+            return None
+        if self.about:
+            return question
+        return query if (self.writer or follow_up) else question
+
 
 def _referred(question: str, history: Any, listings: Listings, filters: Filters | None) -> tuple[str, ...] | None:
     """The ids of the earlier answer's papers a follow-up points back at ("Does it also work on speech?"),
@@ -311,9 +323,7 @@ def _referred(question: str, history: Any, listings: Listings, filters: Filters 
     # A bare listing-field question ("Who are the authors?", "Which session?") is about the earlier paper too.
     titles = referent_titles(question, history, bare=bool(FOLLOW_UP_FIELD.search(question)))
     ids = [listings.titles.get(" ".join(name_tokens(t))) for t in titles]
-    ids = [i for i in dict.fromkeys(ids) if i and (not filters or filters.matches(listings.by_id[i]))]
-    if filters and filters.paper_ids is not None:
-        ids = [i for i in ids if i in filters.paper_ids]
+    ids = [i for i in dict.fromkeys(ids) if i and (not filters or filters.matches(listings.by_id[i]))]  # paper_ids too
     return tuple(ids) or None
 
 
@@ -329,7 +339,7 @@ def _follow_up(question: str, r: Route, ids: tuple[str, ...], listings: Listings
         answer = metadata_answer(question, field, listings, [listings.by_id[ids[0]]], (time.perf_counter() - started) * 1000)
         # Answer.query names the paper the follow-up was resolved to (the UI marks it as a follow-up)
         return Plan(field, answer=replace(answer, query=f"{question} | {listings.by_id[ids[0]].title}"))
-    narrowed = replace(filters, paper_ids=ids) if filters else Filters(paper_ids=ids)
+    narrowed = Filters.narrowed(filters, ids)
     # Retrieved with the papers' titles in front of their passages; the earlier question is left out,
     # since those papers answer it and its words would make any follow-up look answered.
     titles = tuple(listings.by_id[i].title for i in ids)
@@ -351,7 +361,7 @@ def plan(question: str, listings: Listings, settings: Settings, filters: Filters
         if r.field_of:  # "Who wrote the PIXEL paper?": retrieve the paper by its content, answer from its listing
             named = listings.named_paper(question)  # "... the Sequencer paper": the paper of that name, not a near one
             if named and (not filters or filters.matches(listings.by_id[named])):
-                filters = replace(filters, paper_ids=(named,)) if filters else Filters(paper_ids=(named,))
+                filters = Filters.narrowed(filters, (named,))
             return Plan(r, settings=settings, filters=filters, query=r.topic, writer=FieldWriter(r, listings))
         if r.form == "count" and r.topic:  # "How many papers are about diffusion?": an estimate from retrieval
             wide = settings.with_options(top_k=100, candidates=max(settings.candidates, 1000))
@@ -364,7 +374,7 @@ def plan(question: str, listings: Listings, settings: Settings, filters: Filters
         answer = metadata_answer(question, r, listings, papers, (time.perf_counter() - started) * 1000, filtered=bool(filters))
         return Plan(r, answer=answer)
     ids = tuple(p.paper_id for p in papers)
-    narrowed = replace(filters, paper_ids=ids) if filters else Filters(paper_ids=ids)
+    narrowed = Filters.narrowed(filters, ids)
     if not r.lists:  # "What does Kenneth Li's paper find?": the generator answers from the lookup's papers
         return Plan(r, settings=settings, filters=narrowed)
     wide = settings.with_options(top_k=min(100, len(ids)), candidates=max(settings.candidates, 1000))

@@ -12,8 +12,8 @@ pass one filter to both stores; the fusion itself is the few lines of `rrf` belo
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass, fields
-from typing import Any, Iterable
+from dataclasses import dataclass, fields, replace
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 
@@ -45,6 +45,11 @@ class Filters:
         ids = value.get("paper_ids")
         return cls(**{k: (str(v) if v not in (None, "") else None) for k, v in value.items() if k != "paper_ids"},
                    paper_ids=None if ids is None else tuple(ids))
+
+    @classmethod
+    def narrowed(cls, filters: "Filters | None", paper_ids: Sequence[str]) -> "Filters":
+        """`filters` (or no filters) limited to these papers."""
+        return replace(filters, paper_ids=tuple(paper_ids)) if filters else cls(paper_ids=tuple(paper_ids))
 
     def __bool__(self) -> bool:
         return self.paper_ids is not None or any(getattr(self, f.name) for f in fields(self) if f.name != "paper_ids")

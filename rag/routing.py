@@ -386,14 +386,12 @@ def route(question: str, listings: Listings) -> Route:
         return Route("metadata", lookup, form, topic, (), tuple(reasons + ["a count of the whole collection"]))
     if not lookup:
         return Route("retrieval", lookup, form, topic, (), tuple(reasons + ["no listing field named"]))
-    if form == "yesno" and not lookup.authors and residue and set(name_tokens(residue)) <= listings.text_words:
+    # "Is TimesNet one of the top-25% papers?": a topic, or leftover words that the texts use, name the paper
+    if form == "yesno" and not lookup.authors and (topic or (residue and set(name_tokens(residue)) <= listings.text_words)):
         return Route("retrieval", lookup, form, residue, (), tuple(reasons + [
             f"a yes/no question about a paper named by its content ({residue!r}): its own listing line answers it"]), field_of=True)
     if not topic:
         return Route("metadata", lookup, form, topic, (), tuple(reasons + ["listing fields only: an exact lookup"]))
-    if form == "yesno" and not lookup.authors:
-        return Route("retrieval", lookup, form, residue, (), tuple(reasons + [
-            f"a yes/no question about a paper named by its content ({residue!r}): its own listing line answers it"]), field_of=True)
     return Route("mixed", lookup, form, topic, (), tuple(reasons + [f"topic {topic!r} ranked within the lookup"]))
 
 

@@ -148,11 +148,16 @@ class Answer:
     @property
     def written_by(self) -> str:
         """Who wrote the answer, in words, as the CLI and the UI label it."""
+        return self.writer_label()
+
+    def writer_label(self, model: str | None = None) -> str:
+        """`written_by`, naming `model` for a language model's answer that carries none (a question the
+        answerability decision refused before the model was called)."""
         if self.generator in WRITER_LABELS:
             return WRITER_LABELS[self.generator]
         if self.generator == "listing":
             return LISTING_LABEL if self.route == "metadata" else TOPIC_LIST_LABEL
-        return f"language model {self.model or self.generator}"
+        return f"language model {self.model or model or self.generator}"
 
     def to_dict(self) -> dict[str, Any]:
         return {

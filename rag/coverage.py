@@ -39,7 +39,24 @@ discuss discusses discussed discussing actually specifically specific particular
 kinda sorta talk talks talked talking cover covers covered covering address addresses addressed deal deals tackle tackles
 exist exists existing related relevant regarding concerning research researchers literature publication publications
 article articles topic topics idea ideas
+summarize summarise summarizes summarized summarizing summary summaries overview overviews describe describes
+described describing give gives say says said saying brief briefly versus vs between difference differences
+compare compares compared comparing comparison comparisons main overall according help helps suggest suggests
+claim claims claimed argue argues argued
 """.split())
+# (The request words that also name topics, "explain" and "recommend", are not here: rag.framing
+# takes them off as whole frames, "Explain ... in simple terms", "Recommend a paper on ...".)
+
+_QUESTION_STEMS: frozenset[str] = frozenset()
+
+
+def question_stems() -> frozenset[str]:
+    """QUESTION_WORDS as BM25 terms."""
+    global _QUESTION_STEMS
+    if not _QUESTION_STEMS:
+        _QUESTION_STEMS = frozenset(bm25_query_tokens(" ".join(QUESTION_WORDS)))
+    return _QUESTION_STEMS
+
 
 # Experimental details an abstract seldom states (kind (c) of the answerability sets: compute,
 # hyperparameters, sizes, licence, code). A question asking for one that its best paper never
@@ -159,7 +176,7 @@ class Scorer:
         self._df = df
         self._n = n
         self._max_idf = math.log(1 + (n + 0.5) / 0.5)  # a term no chunk holds: rarer than any indexed term
-        self._question_words = set(bm25_query_tokens(" ".join(QUESTION_WORDS)))
+        self._question_words = question_stems()
 
     @property
     def n_docs(self) -> int:
@@ -201,4 +218,4 @@ class Scorer:
         return sum(w for t, w in question_terms.items() if t in text_terms) / total
 
 
-__all__ = ["QUESTION_WORDS", "SALIENT_SHARE", "Scorer", "prime_terms"]
+__all__ = ["QUESTION_WORDS", "SALIENT_SHARE", "Scorer", "prime_terms", "question_stems"]

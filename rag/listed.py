@@ -22,6 +22,7 @@ from typing import Any, Iterator, Sequence
 
 from .conversation import referent_titles
 from .extractive import Draft
+from .framing import subject
 from .index import bm25_query_tokens
 from .listings import Listings, Lookup, name_tokens
 from .retrieve import Filters
@@ -307,12 +308,13 @@ class Plan:
         retrieved with: a follow-up about the earlier answer's papers (`about`) as asked, against those
         papers alone; a field-of writer on its content words (the query); any other follow-up ("Which
         session was it in?") on the query, the earlier turn in front, since the bare question names
-        nothing the collection could hold; anything else as asked."""
+        nothing the collection could hold; a question in a request frame on its subject (rag.framing);
+        anything else as asked."""
         if not self.gated:
             return None
         if self.about:
             return question
-        return query if (self.writer or follow_up) else question
+        return query if (self.writer or follow_up or self.query) else question
 
 
 def _referred(question: str, history: Any, listings: Listings, filters: Filters | None) -> tuple[str, ...] | None:
@@ -366,7 +368,8 @@ def plan(question: str, listings: Listings, settings: Settings, filters: Filters
         if r.form == "count" and r.topic:  # "How many papers are about diffusion?": an estimate from retrieval
             wide = settings.with_options(top_k=100, candidates=max(settings.candidates, 1000))
             return Plan(r, settings=wide, filters=filters, query=r.topic, writer=ListWriter(r, listings, None, settings.topic_bar))
-        return Plan(r, settings=settings, filters=filters)
+        core = subject(question)  # "Explain X in simple terms": retrieve and judge X (rag.framing); a follow-up is composed with its history
+        return Plan(r, settings=settings, filters=filters, query=core if core != question and not history else None)
     papers = listings.find(r.lookup) if not r.unknown_authors else []
     if filters:
         papers = [p for p in papers if filters.matches(p)]

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from .coverage import question_stems
 from .errors import SettingsError
 from .index import Index, bm25_query_tokens
 from .settings import Settings
@@ -134,7 +135,11 @@ class Retriever:
 
     def lexical(self, query: str, n: int, allowed: list[str] | None) -> list[tuple[int, float]]:
         """(chunk position, BM25 score) best first; only chunks sharing a term with the query."""
+        # Question words ("which paper describes ...") are left out: they name the request, and BM25
+        # would rank a survey that "describes" and "lists" above the paper asked about.
         tokens = bm25_query_tokens(query)
+        stems = question_stems()
+        tokens = [t for t in tokens if t not in stems] or tokens
         if not tokens or (allowed is not None and not allowed):
             return []
         mask = None

@@ -87,7 +87,12 @@ AT_MOST = [  # "30 and below", "up to #29", "at most 29"; strict: "below 30" (-2
 POSTER_EXTREMES = re.compile(r"\b(?:lowest|highest|smallest|largest|min(?:imum)?|max(?:imum)?)\s+(?:(?:and|or|&)\s+(?:the\s+)?"
                              r"(?:lowest|highest|smallest|largest|min(?:imum)?|max(?:imum)?)\s+)?poster\s+numbers?\b", re.I)
 # The listing fields of one paper a question can ask for, however it names the paper.
-_FIELD_ASKED = (r"\bwho\s+(?:wrote|authored|are\s+the\s+authors|is\s+the\s+(?:first\s+|last\s+)?author)|\bauthors?\s+of\b"
+# "the authors of X" asks for the authors unless they are the subject of a content verb ("What do the
+# authors of TimesNet claim?", "What limitations do the authors of X mention?": the abstract answers).
+_SAY = (r"(?:claim|mention|say|said|argue|report|propose|find|found|show|discuss|describe|suggest|conclude|note|"
+        r"admit|acknowledge|believe|think|observe|prove|demonstrate|use|evaluate|compare|introduce|present|hypothesi[sz]e)")
+_FIELD_ASKED = (r"\bwho\s+(?:wrote|authored|are\s+the\s+authors|is\s+the\s+(?:first\s+|last\s+)?author)"
+                rf"|\bauthors?\s+of\b(?!.*\b{_SAY}\w*)"
                 r"|\bhow\s+many\s+(?:co-?)?authors\b|\bauthor\s+list\b|\bposter\s+number\b|\b(?:which|what)\s+room\b")
 # The question asks for a listing field of one paper named by its title ("Who wrote X?", "How many authors does X have?").
 ATTRIBUTE = re.compile(_FIELD_ASKED + r"|\bwhere\s+(?:was|were|is|are)\b|\bwhich\s+(?:session|tier|page)\b"

@@ -1,0 +1,48 @@
+"""The request frame around a question's subject: "Summarize ...", "Explain X in simple terms", "Recommend a paper on X".
+
+A user writes instructions as often as questions. The frame's words name the request, not the
+topic: "describe" or "summarize" in a survey's abstract is no evidence about PIXEL, and "explain"
+or "recommend" would make a question about explanations or recommender systems look covered.
+Words that only ever frame a request are question words (rag.coverage.QUESTION_WORDS) and count
+nowhere; the frames here are the ones whose words also name topics, so they are taken off as whole
+phrases, at the start of the question or at its end, never one word alone. What is left is what
+`ask` retrieves with and what the answerability decision judges; the generator still answers the
+question as asked.
+
+    >>> subject("Explain rectified flow in simple terms.")
+    'rectified flow.'
+    >>> subject("Recommend a paper to read on model compression.")
+    'model compression.'
+    >>> subject("Which papers propose explainable recommender systems?")
+    'Which papers propose explainable recommender systems?'
+"""
+from __future__ import annotations
+
+import re
+
+_PLEASE = (r"(?:(?:please|pls|hey|hi|ok|okay)[\s,]+)?(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?)?"
+           r"(?:(?:briefly|quickly|simply|concisely)\s+)?")
+_SOME = r"(?:me\s+)?(?:(?:a|an|one|some|the|any|two|three|a\s+few|a\s+couple\s+of)\s+)?(?:(?:good|great|key|relevant|useful|nice|recent|classic)\s+)?"
+# Opening frames: an imperative whose verb also names topics ("explain": explainability;
+# "recommend": recommender systems), with what follows it up to the subject.
+_OPENING = re.compile(
+    rf"^\s*{_PLEASE}(?:"
+    rf"explain(?:\s+(?:to\s+me|briefly|simply|concisely))?(?:\s+(?:what|how|why)\b(?!\s+(?:many|much)))?"
+    rf"|recommend\s+{_SOME}(?:papers?|works?|abstracts?|readings?|things?)(?:\s+(?:to|i\s+should|we\s+should|worth)\s+read(?:ing)?)?"
+    rf"(?:\s+(?:on|about|for|regarding|covering|in))?"
+    rf"|(?:suggest|point\s+me\s+to)\s+{_SOME}(?:papers?|works?|readings?)(?:\s+(?:to\s+read|worth\s+reading))?(?:\s+(?:on|about|for|regarding|in))?"
+    rf"|what\s+(?:should|could|can)\s+i\s+read\s+(?:on|about|for|regarding)"
+    rf")\s+", re.I)
+# Closing frames: "... in simple terms", "..., briefly", "ELI5".
+_CLOSING = re.compile(r"(?:\s*,)?\s+(?:in\s+(?:simple|plain|layman'?s?|easy)\s+(?:terms|words|english|language)"
+                      r"|(?:very\s+)?(?:briefly|simply|concisely)|like\s+i'?m\s+(?:five|5)|eli5)(?=\s*[.?!]*\s*$)", re.I)
+
+
+def subject(question: str) -> str:
+    """`question` without the request frames of _OPENING and _CLOSING (unchanged when it has none,
+    or when taking them off would leave nothing)."""
+    rest = _CLOSING.sub("", _OPENING.sub("", question, count=1), count=1)
+    return rest if rest.strip(" ?.!,") else question
+
+
+__all__ = ["subject"]

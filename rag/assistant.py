@@ -11,6 +11,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from .answerability import Answerability, Collection, Signals, Verdict, load_model, signals
+from .comparison import merged, refused, write
 from .conversation import retrieval_query
 from .corpus import Corpus, load_corpus
 from .errors import IndexMissingError, QuestionError, SettingsError
@@ -210,6 +211,10 @@ class Assistant:
             yield routed.answer
             return
         settings, filters = routed.settings or settings, routed.filters
+        sides = self._sides(question, routed, settings, filters)
+        if sides is not None:
+            yield from self._compare(question, sides, settings, started)
+            return
         query = routed.query or (retrieval_query(question, history) if history else question)
         hits = self.retriever.search(query, k=settings.top_k, mode=settings.retriever, filters=filters, settings=settings)
         retrieved = time.perf_counter()
@@ -250,6 +255,51 @@ class Assistant:
                      uncited=tuple(draft.uncited), weak=tuple(draft.weak), query=query, route=routed.route.name,
                      confidence=verdict.confidence if verdict is not None else None, model=draft.model)
 
+    def _sides(self, question: str, routed: Any, settings: Settings, filters: Filters | None) -> list[tuple[str, list[Hit]]] | None:
+        """A comparison's sides with their papers, when different papers answer them best (rag.comparison);
+        None when the question compares nothing, or one paper is the best for both (it is asked as one)."""
+        if not routed.sides:
+            return None
+        search = lambda q: self.retriever.search(q, k=settings.top_k, mode=settings.retriever, filters=filters, settings=settings)  # noqa: E731
+        whole = search(routed.query or question)
+        if whole and routed.sides.held_by(whole[0].paper):
+            return None
+        sides = [(q, search(q)) for q in routed.sides.queries]
+        return sides if all(h for _, h in sides) and sides[0][1][0].paper_id != sides[1][1][0].paper_id else None
+
+    def _compare(self, question: str, sides: list[tuple[str, list[Hit]]], settings: Settings, started: float) -> Iterator[str | Answer]:
+        """A comparison side by side: each side judged on its own papers; answered when both are, the
+        extractive writer quoting each side's paper, a language model given both sides' papers."""
+        retrieved = time.perf_counter()
+        generator, warnings = self._generator(settings)
+        loaded = time.perf_counter()
+        judge = self._get_answerability(settings).judge
+        verdicts = [judge(q, hits, self._query_vector(q), self.embed, settings.min_confidence) for q, hits in sides]
+        decided = time.perf_counter()
+        known = [v.confidence for v in verdicts if v.confidence is not None]
+        common: dict[str, Any] = dict(question=question, hits=tuple(merged(sides[0][1], sides[1][1], settings.top_k)),
+                                      confidence=min(known) if known else None, query=" | ".join(q for q, _ in sides),
+                                      generator=getattr(generator, "name", "extractive"))
+        refusal = refused(sides, verdicts)
+        if refusal is not None:
+            text, citations, missing = refusal
+            yield text
+            yield Answer(text=text, citations=citations, abstained=True, missing=missing, warnings=tuple(warnings),
+                         timings=_timings(started, retrieved, loaded, decided, None, time.perf_counter(), generated=False), **common)
+            return
+        draft, first_token = None, None
+        for piece in write(question, sides, common["hits"], generator, settings):
+            if isinstance(piece, Draft):
+                draft = piece
+            else:
+                first_token = first_token or time.perf_counter()
+                yield piece
+        assert draft is not None
+        common["generator"] = draft.generator or common["generator"]
+        yield Answer(text=draft.text, citations=tuple(draft.citations), abstained=draft.abstained, evidence=draft.evidence,
+                     warnings=tuple(warnings + draft.warnings), uncited=tuple(draft.uncited), weak=tuple(draft.weak), model=draft.model,
+                     timings=_timings(started, retrieved, loaded, decided, first_token, time.perf_counter()), **common)
+
     def _retrieve_for(self, question: str, options: dict[str, Any]) -> tuple[str, Settings, list[Hit]]:
         """The text the decision judges, its settings and the top_k papers, as `ask` retrieves them: a
         mixed question narrowed to its lookup's papers; a field-of question ("Who wrote the PIXEL
@@ -268,7 +318,10 @@ class Assistant:
         """True when `ask` puts the question through the answerability decision; False when the metadata
         router answers it from the listings itself (a lookup, a list or a count)."""
         settings, filters = self._per_call(dict(options))
-        return plan_question(self._check_question(question, settings), self.listings(), settings, filters).gated
+        question = self._check_question(question, settings)
+        routed = plan_question(question, self.listings(), settings, filters)
+        # a comparison answered side by side is judged per side, on other text than the question
+        return routed.gated and self._sides(question, routed, routed.settings or settings, routed.filters) is None
 
     def answerability_signals(self, question: str, **options: Any) -> dict[str, float]:
         """The answerability features of a question, retrieved as `ask` retrieves; `sem_pair` is the

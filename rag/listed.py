@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Iterator, Sequence
 
+from .comparison import Sides, comparison
 from .conversation import referent_titles
 from .extractive import Draft
 from .framing import subject
@@ -295,6 +296,7 @@ class Plan:
     query: str | None = None  # what to retrieve with (the topic of a list question)
     writer: Any = None  # a ListWriter replacing the generator for list and count answers
     about: tuple[str, ...] = ()  # a follow-up's papers (their titles): it is answered, and judged, on these alone
+    sides: Sides | None = None  # a comparison's two sides (rag.comparison): retrieved and judged one by one
 
     @property
     def gated(self) -> bool:
@@ -369,7 +371,9 @@ def plan(question: str, listings: Listings, settings: Settings, filters: Filters
             wide = settings.with_options(top_k=100, candidates=max(settings.candidates, 1000))
             return Plan(r, settings=wide, filters=filters, query=r.topic, writer=ListWriter(r, listings, None, settings.topic_bar))
         core = subject(question)  # "Explain X in simple terms": retrieve and judge X (rag.framing); a follow-up is composed with its history
-        return Plan(r, settings=settings, filters=filters, query=core if core != question and not history else None)
+        if history:
+            return Plan(r, settings=settings, filters=filters)
+        return Plan(r, settings=settings, filters=filters, query=core if core != question else None, sides=comparison(core))
     papers = listings.find(r.lookup) if not r.unknown_authors else []
     if filters:
         papers = [p for p in papers if filters.matches(p)]

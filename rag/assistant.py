@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from .answerability import Answerability, Collection, Signals, Verdict, load_model, signals
@@ -216,7 +217,7 @@ class Assistant:
             yield from self._compare(question, sides, settings, started)
             return
         query = routed.query or (retrieval_query(question, history) if history else question)
-        hits = self.retriever.search(query, k=settings.top_k, mode=settings.retriever, filters=filters, settings=settings)
+        hits = self._retrieve(routed, query, settings, filters)
         retrieved = time.perf_counter()
         # One answerability decision, before any generator (so it also decides whether a model is called).
         # A list or count answer over the listings (routed.writer) is the router's to decide.
@@ -254,6 +255,23 @@ class Assistant:
                      warnings=tuple(warnings + draft.warnings), evidence=draft.evidence,
                      uncited=tuple(draft.uncited), weak=tuple(draft.weak), query=query, route=routed.route.name,
                      confidence=verdict.confidence if verdict is not None else None, model=draft.model)
+
+    def _retrieve(self, routed: Any, query: str, settings: Settings, filters: Filters | None) -> list[Hit]:
+        """The papers `ask` answers from: the retrieval, with the paper the question names by its own
+        name (Plan.named) first, at the top score."""
+        hits = self.retriever.search(query, k=settings.top_k, mode=settings.retriever, filters=filters, settings=settings)
+        if not routed.named or (hits and hits[0].paper_id == routed.named):
+            return hits
+        rest = [h for h in hits if h.paper_id != routed.named]
+        named = next((h for h in hits if h.paper_id == routed.named), None)
+        if named is None:
+            got = self.retriever.search(query, k=1, mode=settings.retriever, filters=Filters.narrowed(filters, (routed.named,)),
+                                        settings=settings)
+            if not got:
+                return hits
+            named, rest = got[0], rest[:settings.top_k - 1]
+        top = max(named.score, hits[0].score if hits else named.score)
+        return [replace(named, score=top, rank=1)] + [replace(h, rank=i) for i, h in enumerate(rest, 2)]
 
     def _sides(self, question: str, routed: Any, settings: Settings, filters: Filters | None) -> list[tuple[str, list[Hit]]] | None:
         """A comparison's sides with their papers, when different papers answer them best (rag.comparison);
@@ -311,8 +329,7 @@ class Assistant:
         if routed.gated:
             settings, filters, query = routed.settings or settings, routed.filters, routed.query or question
         judged = routed.judged(question, query, False) or question
-        hits = self.retriever.search(query, k=settings.top_k, mode=settings.retriever, filters=filters, settings=settings)
-        return judged, settings, hits
+        return judged, settings, self._retrieve(routed, query, settings, filters)
 
     def gated(self, question: str, **options: Any) -> bool:
         """True when `ask` puts the question through the answerability decision; False when the metadata

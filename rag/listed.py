@@ -22,6 +22,7 @@ from typing import Any, Iterator, Sequence
 
 from .comparison import Sides, comparison
 from .conversation import referent_titles
+from .coverage import question_stems
 from .extractive import Draft
 from .framing import subject
 from .index import bm25_query_tokens
@@ -297,13 +298,15 @@ class Plan:
     writer: Any = None  # a ListWriter replacing the generator for list and count answers
     about: tuple[str, ...] = ()  # a follow-up's papers (their titles): it is answered, and judged, on these alone
     sides: Sides | None = None  # a comparison's two sides (rag.comparison): retrieved and judged one by one
+    named: str | None = None  # the paper the question names by its own name ("the Sequencer paper"): ranked first
+    whole_paper: bool = False  # ... and asks nothing but what it is or does ("What does NeuroNER do?"): its abstract answers
 
     @property
     def gated(self) -> bool:
         """Whether the Assistant's answerability decision runs: not for a metadata answer or a list or
-        count writer (those decide themselves), yes for retrieval and for a writer that asks for it
-        (FieldWriter.judged, judged on the plan's query)."""
-        return self.answer is None and (self.writer is None or getattr(self.writer, "judged", False))
+        count writer (those decide themselves), nor for a question about a named paper as a whole; yes for
+        retrieval and for a writer that asks for it (FieldWriter.judged, judged on the plan's query)."""
+        return self.answer is None and not self.whole_paper and (self.writer is None or getattr(self.writer, "judged", False))
 
     def judged(self, question: str, query: str, follow_up: bool) -> str | None:
         """The text the answerability decision judges (None: it does not run), with `query` what was
@@ -373,7 +376,15 @@ def plan(question: str, listings: Listings, settings: Settings, filters: Filters
         core = subject(question)  # "Explain X in simple terms": retrieve and judge X (rag.framing); a follow-up is composed with its history
         if history:
             return Plan(r, settings=settings, filters=filters)
-        return Plan(r, settings=settings, filters=filters, query=core if core != question else None, sides=comparison(core))
+        # A paper's own name ("What problem does the Sequencer paper solve?") is a word the embedder does
+        # not know and BM25 weighs against "solve" and "problem": that paper is put first.
+        named = listings.named_paper(core, strict=True)
+        named = named if named and (not filters or filters.matches(listings.by_id[named])) else None
+        # Its question words aside, the question asks for nothing but the paper's name ("What problem does
+        # the Sequencer paper solve?", "Summarize RobustFill"): an abstract says what its paper does.
+        whole = bool(named) and set(bm25_query_tokens(core)) - question_stems() <= set(bm25_query_tokens(listings.by_id[named].title.split(":")[0]))
+        return Plan(r, settings=settings, filters=Filters.narrowed(filters, (named,)) if whole else filters,
+                    query=core if core != question else None, sides=comparison(core), named=named, whole_paper=whole)
     papers = listings.find(r.lookup) if not r.unknown_authors else []
     if filters:
         papers = [p for p in papers if filters.matches(p)]

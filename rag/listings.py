@@ -223,13 +223,15 @@ class Listings:
         self.rooms = sorted({p.room for p in self.papers if p.room})
         self.tiers = [k for k, v in TIERS.items() if any(v in (p.presentation or "") for p in self.papers)]
 
-    def named_paper(self, text: str) -> str | None:
+    def named_paper(self, text: str, strict: bool = False) -> str | None:
         """The paper whose own name (see `names`) the text holds as a word, exactly as written; the
-        longest name when several ("Is Sequencer a top-25% paper?" -> the Sequencer paper)."""
+        longest name when several ("Is Sequencer a top-25% paper?" -> the Sequencer paper).
+        `strict`: a two-word name ("Representation Learning") only as "the <name> paper"."""
         words = [w.strip(".,;!?\"'()[]") for w in text.split()]
-        found = [(len(c), self.names[c]) for n in (2, 1) for i in range(len(words) - n + 1)
-                 if (c := " ".join(words[i:i + n])) in self.names]
-        return max(found)[1] if found else None
+        found = [(len(c), c) for n in (2, 1) for i in range(len(words) - n + 1) if (c := " ".join(words[i:i + n])) in self.names]
+        if strict:
+            found = [(n, c) for n, c in found if " " not in c or re.search(rf"\b{re.escape(c)}\s+paper\b", text)]
+        return self.names[max(found)[1]] if found else None
 
     # ---- authors --------------------------------------------------------------------------------
     def authors_named(self, name: str) -> list[str]:

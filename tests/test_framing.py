@@ -72,3 +72,26 @@ def test_the_framed_question_is_retrieved_and_judged_on_its_subject(assistant):
     assert ans.citations[0].title.endswith("with Rectified Flow")
     # a question without a frame is retrieved as asked
     assert assistant.ask("What is rectified flow?").query == "What is rectified flow?"
+
+
+@pytest.mark.parametrize("question, title", [
+    ("What problem does the Sequencer paper solve?", "Sequencer: Deep LSTM for Image Classification"),
+    ("What is the main idea of RobustFill?", "RobustFill: Neural Program Learning under Noisy I/O"),
+    ("Summarize TimesNet.", "TimesNet: Temporal 2D-Variation Modeling for General Time Series Analysis"),
+])
+def test_a_paper_asked_about_as_a_whole_is_answered_from_its_abstract(assistant, question, title):
+    """Named by its own name, and asked nothing but what it is or does: that paper's abstract answers,
+    first and alone (before: "the Sequencer paper" retrieved a paper on input sequences, and these were refused)."""
+    ans = assistant.ask(question)
+    assert not ans.abstained and [c.title for c in ans.citations] == [title]
+    assert ans.confidence is None and not assistant.gated(question), "no decision: the abstract is what the paper does"
+
+
+def test_a_named_paper_ranks_first_and_a_detail_still_goes_to_the_decision(assistant):
+    question = "What accuracy does the Sequencer paper report on ImageNet?"
+    assert assistant.gated(question)
+    ans = assistant.ask(question)
+    assert ans.hits[0].title.startswith("Sequencer:") and ans.hits[0].score == max(h.score for h in ans.hits)
+    assert [h.rank for h in ans.hits] == list(range(1, len(ans.hits) + 1))
+    # a two-word name only as "the <name> paper": "Representation Learning" here is a topic
+    assert not assistant.ask("Which papers on Representation Learning use contrastive losses?").hits[0].title.startswith("Representation Learning")

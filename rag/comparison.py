@@ -42,6 +42,7 @@ FORMS = [re.compile(p + _END, re.I) for p in (
     r"^(?P<x>[^,;.?!]+?)\s+(?:vs\.?|versus)\s+(?P<y>[^,;.?!]+?)" + _TAIL,
     r"^which\s+(?:one\s+)?is\s+better(?P<c0>\s+(?:for|on|in|at)\s+[^,:?]+?)?\s*[,:]?\s+(?P<x>[^,:]+?)\s+or\s+(?P<y>.+?)",
     r"^(?:is|are)\s+(?P<x>.+?)\s+better\s+than\s+(?P<y>.+?)" + _TAIL,
+    r"^what\s+(?:is|are)\s+(?P<x>.+?)\s*,?\s+and\s+how\s+(?:does|do)\s+(?:it|they)\s+(?:compare|differ)\s+(?:to|with|from|against)\s+(?P<y>.+?)" + _TAIL,
 )]
 # "... in these papers", "... here": where to look, not what
 _WHERE = re.compile(r"\s+(?:(?:in|among|across|from|according\s+to)\s+(?:these|the|this)\s+(?:papers|abstracts|works|collection)|here|in\s+the\s+collection)(?=\s*[?.!]*\s*$)", re.I)

@@ -42,7 +42,8 @@ article articles topic topics idea ideas
 summarize summarise summarizes summarized summarizing summary summaries overview overviews describe describes
 described describing give gives say says said saying brief briefly versus vs between difference differences
 compare compares compared comparing comparison comparisons main overall according help helps suggest suggests
-claim claims claimed argue argues argued better worse problem problems solve solves solved solving
+claim claims claimed argue argues argued better worse problem problems solve solves solved solving everything
+don doesn didn isn aren wasn weren haven hasn cannot ml beginner newbie new
 """.split())
 # (The request words that also name topics, "explain" and "recommend", are not here: rag.framing
 # takes them off as whole frames, "Explain ... in simple terms", "Recommend a paper on ...".)

@@ -373,7 +373,8 @@ def plan(question: str, listings: Listings, settings: Settings, filters: Filters
         if r.form == "count" and r.topic:  # "How many papers are about diffusion?": an estimate from retrieval
             wide = settings.with_options(top_k=100, candidates=max(settings.candidates, 1000))
             return Plan(r, settings=wide, filters=filters, query=r.topic, writer=ListWriter(r, listings, None, settings.topic_bar))
-        core = subject(question)  # "Explain X in simple terms": retrieve and judge X (rag.framing); a follow-up is composed with its history
+        # "Explain X in simple terms": retrieve and judge X (rag.framing), its typos corrected (rag.spelling)
+        core = listings.speller.correct(subject(question)) if settings.correct_typos else subject(question)
         if history:
             return Plan(r, settings=settings, filters=filters)
         # A paper's own name ("What problem does the Sequencer paper solve?") is a word the embedder does

@@ -21,9 +21,12 @@ import difflib
 import re
 import unicodedata
 from dataclasses import dataclass, fields, replace
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from .types import Paper
+
+if TYPE_CHECKING:
+    from .spelling import Speller
 
 # The tiers the ICLR poster pages print after "presentation /", in the words people use for them.
 TIERS = {"top 5%": "top 5% paper", "top 25%": "top 25% paper", "poster accept": "poster accept"}
@@ -177,6 +180,7 @@ class Listings:
     def __init__(self, papers: Iterable[Paper]):
         self.papers: list[Paper] = list(papers)
         self.by_id = {p.paper_id: p for p in self.papers}
+        self._speller: Speller | None = None
         pages: dict[str, list[Paper]] = {}
         for p in self.papers:
             for page in p.pages:
@@ -222,6 +226,15 @@ class Listings:
         self.sessions = sorted({p.session for p in self.papers if p.session})
         self.rooms = sorted({p.room for p in self.papers if p.room})
         self.tiers = [k for k, v in TIERS.items() if any(v in (p.presentation or "") for p in self.papers)]
+
+    @property
+    def speller(self) -> "Speller":
+        """Typo correction against these papers' titles and abstracts (rag.spelling), built on first use."""
+        if self._speller is None:
+            from .spelling import Speller
+
+            self._speller = Speller(f"{p.title} {p.abstract}" for p in self.papers)
+        return self._speller
 
     def named_paper(self, text: str, strict: bool = False) -> str | None:
         """The paper whose own name (see `names`) the text holds as a word, exactly as written; the

@@ -20,6 +20,7 @@ HYPER = "How to Exploit Hyperspherical Embeddings for Out-of-Distribution Detect
     ("Which is better for OOD detection, hyperspherical embeddings or energy scores?",
      ("hyperspherical embeddings", "energy scores"), ("hyperspherical embeddings for OOD detection", "energy scores for OOD detection")),
     ("Are transformers better than CNNs for vision here?", ("transformers", "CNNs"), ("transformers for vision", "CNNs for vision")),
+    ("What is TimesNet and how does it compare to Mamba-ND?", ("TimesNet", "Mamba-ND"), ("TimesNet", "Mamba-ND")),
 ])
 def test_comparisons_are_split_into_their_sides(question, names, queries):
     got = comparison(question)

@@ -1,0 +1,67 @@
+"""Typo correction against the collection's own words (rag.spelling) and the typo eval's misspeller."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from eval.typos import misspell
+from rag.spelling import Speller, _one_edit, english_words
+
+TEXTS = ["Diffusion models for image generation.", "Contrastive learning efficiency on CIFAR-10.",
+         "Hyperbolic embeddings for reinforcement learning; the vice of overfitting."]
+
+
+@pytest.fixture(scope="module")
+def speller() -> Speller:
+    return Speller(TEXTS)
+
+
+@pytest.mark.parametrize("typo, fixed", [
+    ("difusion models", "diffusion models"),          # a letter left out
+    ("contrastvie learning", "contrastive learning"),  # two neighbours swapped
+    ("effficiency", "efficiency"),                     # a letter doubled
+    ("hyperbolic embedddings", "hyperbolic embeddings"),
+])
+def test_a_typo_becomes_the_collection_word_one_edit_away(speller, typo, fixed):
+    assert speller.correct(typo) == fixed
+
+
+@pytest.mark.parametrize("text", [
+    "voice assistants",  # an English word the collection lacks is not a typo of "vice"
+    "Difusion and TransE",  # capitalized: a name
+    "gpt-4 and difusion-based",  # hyphenated or with digits: a name
+    "quantum chromodynamics",  # nothing one edit away: stays (an absent topic stays absent)
+    "embed",  # shorter than five letters
+    "the model doesn't generalize",
+])
+def test_names_english_words_and_far_words_are_left_alone(speller, text):
+    assert speller.correct(text) == text
+
+
+def test_english_words_come_from_the_bundled_vocabulary():
+    words = english_words()
+    assert len(words) > 15_000 and {"voice", "chess", "poker", "auction"} <= words and "difusion" not in words
+
+
+def test_one_edit():
+    assert _one_edit("difusion", "diffusion") and _one_edit("contrastvie", "contrastive") and _one_edit("modle", "model")
+    assert not _one_edit("difusion", "diffusions") and not _one_edit("abc", "abc") and not _one_edit("vision", "visoin_")
+
+
+def test_misspell_makes_one_edit_a_chosen_word_deterministically():
+    q = "Which paper proposes hyperspherical embeddings for out-of-distribution detection?"
+    a, b = misspell(q, random.Random(0)), misspell(q, random.Random(0))
+    assert a == b != q
+    changed = [(x, y) for x, y in zip(q.split(), a.split()) if x != y]
+    assert len(changed) == 1 and changed[0][0] == "hyperspherical" and _one_edit(*changed[0])
+    long_q = "I am looking for the paper that proposes hyperspherical embeddings with dispersion and compactness losses for detection"
+    assert sum(x != y for x, y in zip(long_q.split(), misspell(long_q, random.Random(1)).split())) == 2
+
+
+def test_a_misspelt_question_is_answered_and_the_setting_turns_it_off(assistant):
+    ans = assistant.ask("contrastiv learning effciency")
+    assert ans.query == "contrastive learning efficiency" and not ans.abstained
+    assert "ontrastive" in ans.citations[0].title
+    off = assistant.ask("contrastiv learning effciency", correct_typos=False)
+    assert off.query == "contrastiv learning effciency"

@@ -43,7 +43,8 @@ summarize summarise summarizes summarized summarizing summary summaries overview
 described describing give gives say says said saying brief briefly versus vs between difference differences
 compare compares compared comparing comparison comparisons main overall according help helps suggest suggests
 claim claims claimed argue argues argued better worse problem problems solve solves solved solving everything
-don doesn didn isn aren wasn weren haven hasn cannot ml beginner newbie new
+don doesn didn isn aren wasn weren haven hasn cannot ml beginner newbie new am
+takeaway takeaways gist tldr contain contains containing include includes including
 """.split())
 # (The request words that also name topics, "explain" and "recommend", are not here: rag.framing
 # takes them off as whole frames, "Explain ... in simple terms", "Recommend a paper on ...".)

@@ -372,6 +372,14 @@ def test_api_says_when_the_collection_does_not_answer(server, assistant):
     assert partial["abstained"] and partial["missing"] == ["GPUs"] and partial["citations"] and 0 <= partial["confidence"] < 0.5
 
 
+def test_api_answers_a_comparison_side_by_side_like_the_library(server, assistant):
+    question = "What is the difference between TimesNet and Mamba-ND?"
+    result = client(server).predict(question, api_name="/ask")
+    assert not result["abstained"] and [c["number"] for c in result["citations"]] == [1, 2]
+    assert [c["title"].split(":")[0] for c in result["citations"]] == ["TimesNet", "Mamba-ND"]
+    assert result["query"] == "TimesNet | Mamba-ND" and result["text"] == assistant.ask(question).text
+
+
 def test_api_errors_are_messages_and_the_server_keeps_serving(server):
     from gradio_client.exceptions import AppError
 

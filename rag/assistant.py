@@ -176,6 +176,7 @@ class Assistant:
 
         A listed author's name in the query ("Sewoong Oh", "S. Oh backdoor") limits the search to
         their papers, so searching a name finds that author's papers, not passages that mention it.
+        Misspelt words are corrected to the collection's own (`correct_typos`, rag.spelling).
         """
         from .routing import route
 
@@ -190,6 +191,8 @@ class Assistant:
 
             ids = tuple(p.paper_id for p in listings.find(Lookup(authors=names)))
             filters = Filters.narrowed(filters, ids)
+        if settings.correct_typos:  # "difusion models" searches for diffusion models (rag.spelling)
+            query = listings.speller.correct(query)
         return self.retriever.search(query, k=k, mode=settings.retriever, filters=filters, settings=settings)
 
     def ask_stream(self, question: str, **options: Any) -> Iterator[str | Answer]:

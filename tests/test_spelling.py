@@ -65,3 +65,9 @@ def test_a_misspelt_question_is_answered_and_the_setting_turns_it_off(assistant)
     assert "ontrastive" in ans.citations[0].title
     off = assistant.ask("contrastiv learning effciency", correct_typos=False)
     assert off.query == "contrastiv learning effciency"
+
+
+def test_search_corrects_typos_too(assistant):
+    fixed = [h.paper_id for h in assistant.search("difusion models for tabluar data", k=5)]
+    assert fixed == [h.paper_id for h in assistant.search("diffusion models for tabular data", k=5)]
+    assert [h.paper_id for h in assistant.search("difusion models for tabluar data", k=5, correct_typos=False)] != fixed

@@ -5,8 +5,10 @@
 Training questions: the dev part of every question file (eval/questions/dev.jsonl is style
 "original"; eval/questions/styles/<style>.jsonl items carry `style` and `split`, and only
 split == "dev" is fitted). Test parts are read only to report, never to fit or choose anything.
-Questions the metadata router answers from the listings (Assistant.gated is False) never reach the
-decision in `ask`, so they are neither fitted nor scored here.
+Questions the metadata router answers from the listings, comparisons judged side by side (one
+decision per side, rag.comparison) and questions about a named paper as a whole ("What does NeuroNER
+do?") are not judged on their own text in `ask` (Assistant.gated is False), so they are neither
+fitted nor scored here.
 
 The model: scikit-learn logistic regression on standardized rag.answerability.FEATURES (a
 probability that is calibrated by construction of the log-loss fit, and a file of a few numbers).

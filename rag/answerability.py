@@ -29,6 +29,7 @@ from .answer_model import DEFAULT_MODEL, MODEL_FORMAT, REBUILD, Model, PairHead,
 from .chunking import split_sentences
 from .coverage import Scorer, asked_details, held_domains, named_domains, prime_terms, text_holds
 from .index import _bm25_tokenize
+from .question_parts import ASKS_LIST
 from .types import Citation, Hit
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -71,6 +72,7 @@ FEATURES = (
     "sem_pair",           # the model's learned pair score of (question vector * top paper's best passage vector); 0 without one
     "detail_missing",     # 1 when the question asks for an experimental detail (rag.coverage.DETAIL_PHRASES) the top paper never names
     "domain_missing",     # 1 when the question names a data type or setting (rag.coverage.DOMAIN_GROUPS) the top paper never mentions
+    "asks_list",          # 1 when the question asks for papers in the plural or for anything on a topic (rag.question_parts.ASKS_LIST)
 )
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-\.]*[A-Za-z0-9]|[A-Za-z0-9]")
 
@@ -200,6 +202,9 @@ def signals(question: str, hits: Sequence[Hit], col: Collection, qvec: np.ndarra
     phr = phrases(words, salient, sc)
     out = Signals(f, salient, words, paper_terms, phr)
     f["n_salient"] = math.log1p(len(salient))
+    # A list question is answered by one paper that holds the topic; the coverage signals above read
+    # its many-sided asks ("papers that build models out of spiking neurons") as lacking.
+    f["asks_list"] = float(bool(ASKS_LIST.search(question)))
     stems = [t for _, ts in words for t in ts]
     pairs = {(a, b): sc.idf(a) + sc.idf(b) for a, b in zip(stems, stems[1:])
              if a != b and not (sc.is_question_word(a) or sc.is_question_word(b)) and (a in salient or b in salient)}

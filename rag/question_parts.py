@@ -42,6 +42,11 @@ NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|e
                     r"hundred|hundreds|thousand|thousands|million|millions|billion|billions|twice|double|half|"
                     r"fold|percent)\b", re.I)
 MAX_PARTS = 4
+# Asks for papers in the plural, or for anything on a topic ("Which papers ...", "any papers on X",
+# "Anything about liquid networks?"): one paper holding the topic answers it, the others may add to it.
+ASKS_LIST = re.compile(r"\b(?:which|what|any|all|list|name|show|find|give)\b.{0,40}\b(?:papers|works|studies|articles)\b"
+                       r"|\b(?:papers|works|studies|articles)\b.{0,30}\b(?:on|about|that|which|where|using|in)\b"
+                       r"|\banything\b|\bwhich\s+ones\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -91,4 +96,4 @@ def has_number(text: str) -> bool:
     return bool(NUMBER.search(text))
 
 
-__all__ = ["MAX_PARTS", "NUMBER", "Part", "QUANTITY", "has_number", "question_parts"]
+__all__ = ["ASKS_LIST", "MAX_PARTS", "NUMBER", "Part", "QUANTITY", "has_number", "question_parts"]

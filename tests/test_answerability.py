@@ -94,6 +94,20 @@ def test_a_named_domain_the_top_paper_never_mentions(small, question, missing):
     assert f["domain_missing"] == missing
 
 
+@pytest.mark.parametrize("question, asks", [
+    ("Which papers use message passing networks?", 1.0),
+    ("any papers on sparse attention", 1.0),
+    ("Anything about contrastive learning on a budget?", 1.0),
+    ("List the works that cut the cost of contrastive learning", 1.0),
+    ("Which paper uses a memory queue of negatives?", 0.0),  # one paper
+    ("How much cheaper is contrastive pretraining on a budget?", 0.0),
+    ("sparse attention long documents", 0.0),  # a keyword query names no form
+])
+def test_a_question_that_asks_for_papers_in_the_plural(small, question, asks):
+    f, _ = _features(small, question)
+    assert f["asks_list"] == asks
+
+
 def test_word_order_matters_for_bigrams_only(small):
     a, _ = _features(small, "memory queue")
     b, _ = _features(small, "queue memory")

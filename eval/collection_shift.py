@@ -19,10 +19,7 @@ router answers them from the listings, not the decision).
 """
 from __future__ import annotations
 
-import argparse
 import json
-import logging
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -30,6 +27,7 @@ from typing import Any
 from rag import Assistant, Settings
 
 from . import metrics as M
+from . import part_report
 from .harness import EVAL_DIR
 from .train_answerability import load_items
 
@@ -87,8 +85,7 @@ def run(split: str, out_dir: Path, say=print) -> dict[str, Any]:
 
 
 def markdown(report: dict[str, Any]) -> str:
-    def pct(v: float | None) -> str:
-        return "–" if v is None else f"{100 * v:.1f}%"
+    pct = part_report.pct
     lines = [f"# Answerability on sub-collections ({report['split']} parts of every question set)", "",
              "| collection | papers | gold inside: wrongly refused | paper missing: refused | written unanswerable: refused | abstain F1 |",
              "|---|---|---|---|---|---|"]
@@ -100,13 +97,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--split", choices=("dev", "test"), default="test", help="which part of the question sets to ask")
-    parser.add_argument("--out", type=Path, default=OUT_DIR, help="folder for report-<split>.md/.json")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
-    report = run(args.split, args.out, say=lambda m: print(m, file=sys.stderr, flush=True))
-    print(markdown(report))
+    part_report.main(__doc__, run, markdown, OUT_DIR, argv)
 
 
 if __name__ == "__main__":

@@ -14,18 +14,16 @@ an absent topic look present), and how often the correction restored the questio
 """
 from __future__ import annotations
 
-import argparse
 import json
-import logging
 import random
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 from rag import Assistant
 from rag.coverage import QUESTION_WORDS
 
+from . import part_report
 from .harness import EVAL_DIR
 from .train_answerability import load_items
 
@@ -89,8 +87,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def markdown(report: dict[str, Any]) -> str:
-    def pct(v: float | None) -> str:
-        return "–" if v is None else f"{100 * v:.1f}%"
+    pct = part_report.pct
     lines = [f"# Questions with typos ({report['split']} parts of every question set, {report['questions']} questions, seed {report['seed']})",
              "", f"The correction restored the retrieval text of {pct(report['restored'])} of the misspelt questions exactly.", "",
              "| run | answerable: hit@1 | answerable: wrongly refused | unanswerable: refused |", "|---|---|---|---|"]
@@ -101,13 +98,7 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--split", choices=("dev", "test"), default="test", help="which part of the question sets to ask")
-    parser.add_argument("--out", type=Path, default=OUT_DIR, help="folder for report-<split>.md/.json")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
-    report = run(args.split, args.out, say=lambda m: print(m, file=sys.stderr, flush=True))
-    print(markdown(report))
+    part_report.main(__doc__, run, markdown, OUT_DIR, argv)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Generator, Iterator, Sequence
 
 from .answerability import Answerability, Collection, Signals, Verdict, load_model, signals
 from .comparison import merged, refused, write
@@ -241,35 +241,25 @@ class Assistant:
                          warnings=tuple(warnings), confidence=verdict.confidence, missing=verdict.missing, query=query,
                          route=routed.route.name)
             return
-        draft: Draft | None = None
-        first_token: float | None = None
         # Every writer takes this question's settings (LLM generators read max_new_tokens, temperature, abstain_threshold)
-        pieces = generator.stream(question, hits, settings)
-        for piece in pieces:
-            if isinstance(piece, Draft):
-                draft = piece
-            else:
-                first_token = first_token or time.perf_counter()
-                yield piece
-        assert draft is not None, "a generator must end its stream with a Draft"
-        timings = _timings(started, retrieved, loaded, decided, first_token, time.perf_counter())
-        yield Answer(question=question, text=draft.text, citations=tuple(draft.citations), abstained=draft.abstained,
-                     generator=draft.generator or getattr(generator, "name", "extractive"), timings=timings, hits=tuple(hits),
-                     warnings=tuple(warnings + draft.warnings), evidence=draft.evidence,
-                     uncited=tuple(draft.uncited), weak=tuple(draft.weak), query=query, route=routed.route.name,
-                     confidence=verdict.confidence if verdict is not None else None, model=draft.model)
+        draft, first_token = yield from _drafted(generator.stream(question, hits, settings))
+        yield _from_draft(draft, generator, warnings, question=question, hits=tuple(hits), query=query, route=routed.route.name,
+                          confidence=verdict.confidence if verdict is not None else None,
+                          timings=_timings(started, retrieved, loaded, decided, first_token, time.perf_counter()))
+
+    def _search(self, query: str, settings: Settings, filters: Filters | None, k: int | None = None) -> list[Hit]:
+        return self.retriever.search(query, k=k or settings.top_k, mode=settings.retriever, filters=filters, settings=settings)
 
     def _retrieve(self, routed: Any, query: str, settings: Settings, filters: Filters | None) -> list[Hit]:
         """The papers `ask` answers from: the retrieval, with the paper the question names by its own
         name (Plan.named) first, at the top score."""
-        hits = self.retriever.search(query, k=settings.top_k, mode=settings.retriever, filters=filters, settings=settings)
+        hits = self._search(query, settings, filters)
         if not routed.named or (hits and hits[0].paper_id == routed.named):
             return hits
         rest = [h for h in hits if h.paper_id != routed.named]
         named = next((h for h in hits if h.paper_id == routed.named), None)
         if named is None:
-            got = self.retriever.search(query, k=1, mode=settings.retriever, filters=Filters.narrowed(filters, (routed.named,)),
-                                        settings=settings)
+            got = self._search(query, settings, Filters.narrowed(filters, (routed.named,)), k=1)
             if not got:
                 return hits
             named, rest = got[0], rest[:settings.top_k - 1]
@@ -281,11 +271,10 @@ class Assistant:
         None when the question compares nothing, or one paper is the best for both (it is asked as one)."""
         if not routed.sides:
             return None
-        search = lambda q: self.retriever.search(q, k=settings.top_k, mode=settings.retriever, filters=filters, settings=settings)  # noqa: E731
-        whole = search(routed.query or question)
+        whole = self._search(routed.query or question, settings, filters)
         if whole and routed.sides.held_by(whole[0].paper):
             return None
-        sides = [(q, search(q)) for q in routed.sides.queries]
+        sides = [(q, self._search(q, settings, filters)) for q in routed.sides.queries]
         return sides if all(h for _, h in sides) and sides[0][1][0].paper_id != sides[1][1][0].paper_id else None
 
     def _compare(self, question: str, sides: list[tuple[str, list[Hit]]], settings: Settings, started: float) -> Iterator[str | Answer]:
@@ -297,29 +286,21 @@ class Assistant:
         judge = self._get_answerability(settings).judge
         verdicts = [judge(q, hits, self._query_vector(q), self.embed, settings.min_confidence) for q, hits in sides]
         decided = time.perf_counter()
+        hits = tuple(merged(sides[0][1], sides[1][1], settings.top_k))
         known = [v.confidence for v in verdicts if v.confidence is not None]
-        common: dict[str, Any] = dict(question=question, hits=tuple(merged(sides[0][1], sides[1][1], settings.top_k)),
-                                      confidence=min(known) if known else None, query=" | ".join(q for q, _ in sides),
-                                      generator=getattr(generator, "name", "extractive"))
+        common: dict[str, Any] = dict(question=question, hits=hits, confidence=min(known) if known else None,
+                                      query=" | ".join(q for q, _ in sides))
         refusal = refused(sides, verdicts)
         if refusal is not None:
             text, citations, missing = refusal
             yield text
             yield Answer(text=text, citations=citations, abstained=True, missing=missing, warnings=tuple(warnings),
+                         generator=getattr(generator, "name", "extractive"),
                          timings=_timings(started, retrieved, loaded, decided, None, time.perf_counter(), generated=False), **common)
             return
-        draft, first_token = None, None
-        for piece in write(question, sides, common["hits"], generator, settings):
-            if isinstance(piece, Draft):
-                draft = piece
-            else:
-                first_token = first_token or time.perf_counter()
-                yield piece
-        assert draft is not None
-        common["generator"] = draft.generator or common["generator"]
-        yield Answer(text=draft.text, citations=tuple(draft.citations), abstained=draft.abstained, evidence=draft.evidence,
-                     warnings=tuple(warnings + draft.warnings), uncited=tuple(draft.uncited), weak=tuple(draft.weak), model=draft.model,
-                     timings=_timings(started, retrieved, loaded, decided, first_token, time.perf_counter()), **common)
+        draft, first_token = yield from _drafted(write(question, sides, hits, generator, settings))
+        yield _from_draft(draft, generator, warnings, timings=_timings(started, retrieved, loaded, decided, first_token, time.perf_counter()),
+                          **common)
 
     def _retrieve_for(self, question: str, options: dict[str, Any]) -> tuple[str, Settings, list[Hit]]:
         """The text the decision judges, its settings and the top_k papers, as `ask` retrieves them: a
@@ -335,8 +316,9 @@ class Assistant:
         return judged, settings, self._retrieve(routed, query, settings, filters)
 
     def gated(self, question: str, **options: Any) -> bool:
-        """True when `ask` puts the question through the answerability decision; False when the metadata
-        router answers it from the listings itself (a lookup, a list or a count)."""
+        """True when `ask` puts the question itself through the answerability decision; False when the
+        metadata router answers it from the listings (a lookup, a list or a count), when it is a
+        comparison judged side by side, or when it asks about a named paper as a whole."""
         settings, filters = self._per_call(dict(options))
         question = self._check_question(question, settings)
         routed = plan_question(question, self.listings(), settings, filters)
@@ -403,6 +385,27 @@ def _not_in(titles: Sequence[str]) -> str:
     if len(titles) == 1:
         return f"The abstract of {named}, which the earlier answer cites, does not answer this question."
     return f"None of the abstracts of the papers the earlier answer cites ({named}) answers this question."
+
+
+def _drafted(pieces: Iterator[str | Draft]) -> Generator[str, None, tuple[Draft, float | None]]:
+    """Passes a writer's text pieces on; returns its closing Draft and when the first piece came."""
+    draft: Draft | None = None
+    first: float | None = None
+    for piece in pieces:
+        if isinstance(piece, Draft):
+            draft = piece
+        else:
+            first = first or time.perf_counter()
+            yield piece
+    assert draft is not None, "a generator must end its stream with a Draft"
+    return draft, first
+
+
+def _from_draft(draft: Draft, generator: Any, warnings: list[str], **fields: Any) -> Answer:
+    """The Answer of a written draft (`fields`: question, hits, query, confidence, timings ...)."""
+    return Answer(text=draft.text, citations=tuple(draft.citations), abstained=draft.abstained, evidence=draft.evidence,
+                  generator=draft.generator or getattr(generator, "name", "extractive"), warnings=tuple(warnings + draft.warnings),
+                  uncited=tuple(draft.uncited), weak=tuple(draft.weak), model=draft.model, **fields)
 
 
 def _timings(started: float, retrieved: float, loaded: float, decided: float, first_token: float | None, done: float,

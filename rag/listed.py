@@ -374,7 +374,8 @@ def plan(question: str, listings: Listings, settings: Settings, filters: Filters
             wide = settings.with_options(top_k=100, candidates=max(settings.candidates, 1000))
             return Plan(r, settings=wide, filters=filters, query=r.topic, writer=ListWriter(r, listings, None, settings.topic_bar))
         # "Explain X in simple terms": retrieve and judge X (rag.framing), its typos corrected (rag.spelling)
-        core = listings.speller.correct(subject(question)) if settings.correct_typos else subject(question)
+        core = subject(question)
+        core = listings.speller.correct(core) if settings.correct_typos else core
         if history:
             return Plan(r, settings=settings, filters=filters)
         # A paper's own name ("What problem does the Sequencer paper solve?") is a word the embedder does
@@ -383,7 +384,8 @@ def plan(question: str, listings: Listings, settings: Settings, filters: Filters
         named = named if named and (not filters or filters.matches(listings.by_id[named])) else None
         # Its question words aside, the question asks for nothing but the paper's name ("What problem does
         # the Sequencer paper solve?", "Summarize RobustFill"): an abstract says what its paper does.
-        whole = bool(named) and set(bm25_query_tokens(core)) - question_stems() <= set(bm25_query_tokens(listings.by_id[named].title.split(":")[0]))
+        whole = bool(named) and \
+            set(bm25_query_tokens(core)) - question_stems() <= set(bm25_query_tokens(listings.by_id[named].title.split(":")[0]))
         return Plan(r, settings=settings, filters=Filters.narrowed(filters, (named,)) if whole else filters,
                     query=core if core != question else None, sides=comparison(core), named=named, whole_paper=whole)
     papers = listings.find(r.lookup) if not r.unknown_authors else []

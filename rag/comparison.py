@@ -116,14 +116,14 @@ _MARK = re.compile(r"\[(\d+)\]")
 
 
 def combine(sides: Sequence[str], texts: Sequence[str], citations: Sequence[Sequence[Citation]]) -> tuple[str, list[Citation]]:
-    """Each side's own answer under its name, the citations numbered on across the sides."""
+    """Each side's own answer under its name, a line each, the citations numbered on across the sides."""
     parts: list[str] = []
     out: list[Citation] = []
     for side, text, cites in zip(sides, texts, citations):
         offset = len(out)
         parts.append(f"On {side} \u2014 " + _MARK.sub(lambda m: f"[{int(m.group(1)) + offset}]", text))
         out += [replace(c, number=c.number + offset) for c in cites]
-    return " ".join(parts), out
+    return "\n".join(parts), out
 
 
 def refused(sides: Sequence[tuple[str, Sequence[Hit]]], verdicts: Sequence[Verdict]) -> tuple[str, tuple[Citation, ...], tuple[str, ...]] | None:

@@ -44,7 +44,7 @@ def test_combine_numbers_the_sides_citations_on():
     a = Citation(number=1, paper_id="a", title="A", passage="x", span=(0, 1))
     b = Citation(number=1, paper_id="b", title="B", passage="y", span=(0, 1))
     text, cites = combine(["X", "Y"], ["A: x [1]", "B: y [1] and z [1]"], [[a], [b]])
-    assert text == "On X \u2014 A: x [1] On Y \u2014 B: y [2] and z [2]"
+    assert text == "On X \u2014 A: x [1]\nOn Y \u2014 B: y [2] and z [2]"
     assert [(c.number, c.paper_id) for c in cites] == [(1, "a"), (2, "b")]
 
 
@@ -63,7 +63,7 @@ def test_two_papers_are_compared_side_by_side(assistant):
     assert not ans.abstained and ans.generator == "extractive"
     assert [c.title for c in ans.citations] == ["TimesNet: Temporal 2D-Variation Modeling for General Time Series Analysis",
                                                 "Mamba-ND: Selective State Space Modeling for Multi-Dimensional Data"]
-    first, second = ans.text.split(" On Mamba-ND \u2014 ")
+    first, second = ans.text.split("\nOn Mamba-ND \u2014 ")
     assert first.startswith("On TimesNet \u2014 TimesNet: ") and "[1]" in first and "[2]" not in first
     assert second.startswith("Mamba-ND: ") and "[2]" in second and "[1]" not in second
     assert 2 <= len(re.findall(r"\[1\]", first)) <= 3, "half a plain answer's sentences a side"

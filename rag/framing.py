@@ -33,6 +33,7 @@ _OPENING = re.compile(
     rf"|(?:suggest|point\s+me\s+to)\s+{_SOME}(?:papers?|works?|readings?)(?:\s+(?:to\s+read|worth\s+reading))?(?:\s+(?:on|about|for|regarding|in))?"
     rf"|what\s+(?:should|could|can)\s+i\s+read\s+(?:on|about|for|regarding)"
     rf"|what(?:'s|\s+is)\s+the\s+(?:general\s+|current\s+)?consensus\s+(?:on|about|regarding)(?:\s+whether)?"
+    rf"|(?:and\s+)?(?:what|how)\s+about"
     rf")\s+", re.I)
 # Closing frames: "... in simple terms", "..., briefly", "ELI5".
 _CLOSING = re.compile(r"(?:\s*,)?\s+(?:in\s+(?:simple|plain|layman'?s?|easy)\s+(?:terms|words|english|language)"

@@ -351,8 +351,17 @@ def _follow_up(question: str, r: Route, ids: tuple[str, ...], listings: Listings
     # since those papers answer it and its words would make any follow-up look answered.
     titles = tuple(listings.by_id[i].title for i in ids)
     query = " | ".join([question, *titles[:3]])
+    core = subject(question)
+    if len(ids) == 1:  # "How does it compare with MetaFormer?": the earlier paper is one side
+        named = ANAPHORA.sub(titles[0].split(":")[0].strip(), core, count=1)
+        sides = comparison(named)
+        if sides is not None:
+            return Plan(Route("retrieval", Lookup(), "other", "", (), reasons + ("a comparison with the earlier paper",)),
+                        settings=settings, filters=filters, query=named, sides=sides)
+    # "Summarize it in simple terms", "What does it do?": nothing asked but what those papers are
+    whole = not (set(bm25_query_tokens(ANAPHORA.sub(" ", core))) - question_stems())
     return Plan(Route("retrieval", Lookup(), "other", "", (), reasons), settings=settings, filters=narrowed, query=query,
-                about=titles)
+                about=titles, whole_paper=whole)
 
 
 def plan(question: str, listings: Listings, settings: Settings, filters: Filters | None, history: Any = None) -> Plan:
@@ -376,8 +385,9 @@ def plan(question: str, listings: Listings, settings: Settings, filters: Filters
         # "Explain X in simple terms": retrieve and judge X (rag.framing), its typos corrected (rag.spelling)
         core = subject(question)
         core = listings.speller.correct(core) if settings.correct_typos else core
-        if history:
-            return Plan(r, settings=settings, filters=filters)
+        if history:  # composed with the earlier turns, but a comparison names both its sides
+            sides = comparison(core)
+            return Plan(r, settings=settings, filters=filters, query=core if sides else None, sides=sides)
         # A paper's own name ("What problem does the Sequencer paper solve?") is a word the embedder does
         # not know and BM25 weighs against "solve" and "problem": that paper is put first.
         named = listings.named_paper(core, strict=True)

@@ -148,3 +148,22 @@ def test_history_streams_like_ask(assistant):
 def test_answer_query_is_the_question_without_history(assistant):
     answer = assistant.ask(NTK_Q)
     assert answer.query == NTK_Q and answer.to_dict()["query"] == NTK_Q
+
+
+def test_follow_ups_that_ask_for_the_earlier_paper_as_a_whole_or_compare_it(assistant):
+    first = assistant.ask("What is MLP-Mixer?")
+    assert first.citations[0].title == "MLP-Mixer: An all-MLP Architecture for Vision"
+    # nothing asked but what it is: that paper's abstract answers, without the decision
+    summary = assistant.ask("Summarize it in simple terms.", history=[first])
+    assert not summary.abstained and summary.confidence is None
+    assert [c.title for c in summary.citations] == [first.citations[0].title]
+    # the earlier paper is one side of a comparison, named in its place
+    compared = assistant.ask("How does it compare with MetaFormer?", history=[first])
+    assert compared.query in ("How does MLP-Mixer compare with MetaFormer?", "MLP-Mixer | MetaFormer")
+    assert not compared.abstained and any(c.title.startswith("MetaFormer") for c in compared.citations)
+    # a comparison that names both its sides is not composed with the earlier turn
+    other = assistant.ask("What about TimesNet vs Mamba-ND?", history=[first])
+    assert other.query == "TimesNet | Mamba-ND" and [c.title.split(":")[0] for c in other.citations] == ["TimesNet", "Mamba-ND"]
+    # a follow-up that asks something the paper does not say is still judged, and refused naming it
+    speech = assistant.ask("Does it also work for speech?", history=[first])
+    assert speech.abstained and "MLP-Mixer" in speech.text

@@ -24,6 +24,7 @@ SEEDS = Path(__file__).resolve().parent.parent / "data" / "seeds"
     ("What should I read about graph transformers?", "graph transformers?"),
     ("Summarize the PIXEL paper like I'm five", "Summarize the PIXEL paper"),
     ("What's the consensus on whether larger batch sizes hurt generalization?", "larger batch sizes hurt generalization?"),
+    ("What about TimesNet vs Mamba-ND?", "TimesNet vs Mamba-ND?"),
     # topic words that look like frames stay
     ("Which papers propose explainable recommender systems?", "Which papers propose explainable recommender systems?"),
     ("Explain how many GPUs PIXEL used", "how many GPUs PIXEL used"),

@@ -367,7 +367,7 @@ def _follow_up(question: str, r: Route, ids: tuple[str, ...], listings: Listings
 def plan(question: str, listings: Listings, settings: Settings, filters: Filters | None, history: Any = None) -> Plan:
     """Route `question` (rag.routing) and prepare its answer: see Plan."""
     started = time.perf_counter()
-    r = route(question, listings)
+    r = route(subject(question), listings)  # "Explain what the oral papers do": the frame names no listing field
     referred = _referred(question, history, listings, filters)
     if referred is not None:
         return _follow_up(question, r, referred, listings, settings, filters, started)

@@ -97,3 +97,13 @@ def test_a_named_paper_ranks_first_and_a_detail_still_goes_to_the_decision(assis
     assert [h.rank for h in ans.hits] == list(range(1, len(ans.hits) + 1))
     # a two-word name only as "the <name> paper": "Representation Learning" here is a topic
     assert not assistant.ask("Which papers on Representation Learning use contrastive losses?").hits[0].title.startswith("Representation Learning")
+
+
+@pytest.mark.parametrize("question, start", [
+    ("Explain what the outstanding paper award winners did.", "1 paper with the Outstanding Paper award"),
+    ("Recommend papers by Sewoong Oh.", "Sewoong Oh co-authored 1 paper here"),
+])
+def test_the_router_reads_past_the_frame(assistant, question, start):
+    """"Explain" was taken for the topic of a mixed lookup, and nothing was about it."""
+    ans = assistant.ask(question)
+    assert ans.route == "metadata" and ans.text.startswith(start)

@@ -60,6 +60,11 @@ def question_stems() -> frozenset[str]:
     return _QUESTION_STEMS
 
 
+def content_stems(text: str) -> set[str]:
+    """A text's BM25 terms less the question words: what it asks about."""
+    return set(bm25_query_tokens(text)) - question_stems()
+
+
 # Experimental details an abstract seldom states (kind (c) of the answerability sets: compute,
 # hyperparameters, sizes, licence, code). A question asking for one that its best paper never
 # mentions is likely one the collection cannot answer (rag.answerability's `detail_missing`).
@@ -220,4 +225,4 @@ class Scorer:
         return sum(w for t, w in question_terms.items() if t in text_terms) / total
 
 
-__all__ = ["QUESTION_WORDS", "SALIENT_SHARE", "Scorer", "prime_terms", "question_stems"]
+__all__ = ["QUESTION_WORDS", "SALIENT_SHARE", "Scorer", "content_stems", "prime_terms", "question_stems"]

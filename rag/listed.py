@@ -22,7 +22,7 @@ from typing import Any, Iterator, Sequence
 
 from .comparison import Sides, comparison
 from .conversation import referent_titles
-from .coverage import question_stems
+from .coverage import content_stems
 from .extractive import Draft
 from .framing import subject
 from .index import bm25_query_tokens
@@ -334,12 +334,12 @@ def _referred(question: str, history: Any, listings: Listings, filters: Filters 
     return tuple(ids) or None
 
 
-def _follow_up(question: str, r: Route, ids: tuple[str, ...], listings: Listings, settings: Settings,
+def _follow_up(question: str, core: str, r: Route, ids: tuple[str, ...], listings: Listings, settings: Settings,
                filters: Filters | None, started: float) -> Plan:
     """A follow-up about the earlier answer's papers is answered from those papers only: a listing field
     of the one paper from its listing, anything else by retrieval narrowed to them, so a new word in the
     follow-up ("... for speech recognition?") cannot pull in another paper, and the answerability decision
-    judges whether those papers answer it."""
+    judges whether those papers answer it. `core`: the question without its request frame (rag.framing)."""
     reasons = r.reasons + (f"a follow-up about the earlier answer's {len(ids)} paper(s)",)
     if len(ids) == 1 and FOLLOW_UP_FIELD.search(question):
         field = Route("metadata", Lookup(paper=ids[0]), "count" if COUNT.search(question) else "other", "", (), reasons)
@@ -351,7 +351,6 @@ def _follow_up(question: str, r: Route, ids: tuple[str, ...], listings: Listings
     # since those papers answer it and its words would make any follow-up look answered.
     titles = tuple(listings.by_id[i].title for i in ids)
     query = " | ".join([question, *titles[:3]])
-    core = subject(question)
     if len(ids) == 1:  # "How does it compare with MetaFormer?": the earlier paper is one side
         named = ANAPHORA.sub(titles[0].split(":")[0].strip(), core, count=1)
         sides = comparison(named)
@@ -359,43 +358,47 @@ def _follow_up(question: str, r: Route, ids: tuple[str, ...], listings: Listings
             return Plan(Route("retrieval", Lookup(), "other", "", (), reasons + ("a comparison with the earlier paper",)),
                         settings=settings, filters=filters, query=named, sides=sides)
     # "Summarize it in simple terms", "What does it do?": nothing asked but what those papers are
-    whole = not (set(bm25_query_tokens(ANAPHORA.sub(" ", core))) - question_stems())
+    whole = not content_stems(ANAPHORA.sub(" ", core))
     return Plan(Route("retrieval", Lookup(), "other", "", (), reasons), settings=settings, filters=narrowed, query=query,
                 about=titles, whole_paper=whole)
+
+
+def _named(listings: Listings, text: str, filters: Filters | None, strict: bool = False) -> str | None:
+    """The paper `text` names by its own name (Listings.named_paper), when the user's filters allow it."""
+    named = listings.named_paper(text, strict=strict)
+    return named if named and (not filters or filters.matches(listings.by_id[named])) else None
 
 
 def plan(question: str, listings: Listings, settings: Settings, filters: Filters | None, history: Any = None) -> Plan:
     """Route `question` (rag.routing) and prepare its answer: see Plan."""
     started = time.perf_counter()
-    r = route(subject(question), listings)  # "Explain what the oral papers do": the frame names no listing field
+    core = subject(question)
+    r = route(core, listings)  # "Explain what the oral papers do": the frame names no listing field
     referred = _referred(question, history, listings, filters)
     if referred is not None:
-        return _follow_up(question, r, referred, listings, settings, filters, started)
+        return _follow_up(question, core, r, referred, listings, settings, filters, started)
     if r.name != "retrieval" and history and ANAPHORA.search(question):
         r = replace(r, name="retrieval", reasons=r.reasons + ("a follow-up about the earlier answer",))
     if r.name == "retrieval":
         if r.field_of:  # "Who wrote the PIXEL paper?": retrieve the paper by its content, answer from its listing
-            named = listings.named_paper(question)  # "... the Sequencer paper": the paper of that name, not a near one
-            if named and (not filters or filters.matches(listings.by_id[named])):
+            named = _named(listings, question, filters)  # "... the Sequencer paper": the paper of that name, not a near one
+            if named:
                 filters = Filters.narrowed(filters, (named,))
             return Plan(r, settings=settings, filters=filters, query=r.topic, writer=FieldWriter(r, listings))
         if r.form == "count" and r.topic:  # "How many papers are about diffusion?": an estimate from retrieval
             wide = settings.with_options(top_k=100, candidates=max(settings.candidates, 1000))
             return Plan(r, settings=wide, filters=filters, query=r.topic, writer=ListWriter(r, listings, None, settings.topic_bar))
         # "Explain X in simple terms": retrieve and judge X (rag.framing), its typos corrected (rag.spelling)
-        core = subject(question)
         core = listings.speller.correct(core) if settings.correct_typos else core
         if history:  # composed with the earlier turns, but a comparison names both its sides
             sides = comparison(core)
             return Plan(r, settings=settings, filters=filters, query=core if sides else None, sides=sides)
         # A paper's own name ("What problem does the Sequencer paper solve?") is a word the embedder does
         # not know and BM25 weighs against "solve" and "problem": that paper is put first.
-        named = listings.named_paper(core, strict=True)
-        named = named if named and (not filters or filters.matches(listings.by_id[named])) else None
+        named = _named(listings, core, filters, strict=True)
         # Its question words aside, the question asks for nothing but the paper's name ("What problem does
         # the Sequencer paper solve?", "Summarize RobustFill"): an abstract says what its paper does.
-        whole = bool(named) and \
-            set(bm25_query_tokens(core)) - question_stems() <= set(bm25_query_tokens(listings.by_id[named].title.split(":")[0]))
+        whole = bool(named) and content_stems(core) <= set(bm25_query_tokens(listings.by_id[named].title.split(":")[0]))
         return Plan(r, settings=settings, filters=Filters.narrowed(filters, (named,)) if whole else filters,
                     query=core if core != question else None, sides=comparison(core), named=named, whole_paper=whole)
     papers = listings.find(r.lookup) if not r.unknown_authors else []

@@ -121,6 +121,7 @@ def _number(text: str) -> bool:
 def candidates(question: str, hits: Sequence[Hit], scorer: Scorer) -> list[Candidate]:
     """Every sentence of the retrieved passages, scored."""
     q_terms = scorer.question_terms(question)
+    content = {t for t in q_terms if not scorer.is_question_word(t)}
     quantity = bool(QUANTITY.search(question))
     top = hits[0].score if hits else 1.0
     out: list[Candidate] = []
@@ -145,9 +146,10 @@ def candidates(question: str, hits: Sequence[Hit], scorer: Scorer) -> list[Candi
                 cov = scorer.coverage(q_terms, terms)
                 span = (base + a, base + b) if pspan else None
                 pref = score = cov + prior
-                if not pspan and not (own & q_terms.keys()):
+                if not pspan and not (own & content):
                     # A listing line ("Session: Poster Session 3") covers the question only through its
-                    # paper's title: it answers nothing asked, so it ranks below every sentence.
+                    # paper's title: it answers nothing asked, so it ranks below every sentence. Its own
+                    # question words do not count: "top 25% paper" does not answer "Which papers ...?".
                     pref = score = prior
                 elif cov > 0:
                     # Ties among sentences whose title covers the question go to what the sentence says itself.

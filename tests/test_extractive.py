@@ -132,3 +132,15 @@ def test_a_list_question_quotes_what_each_paper_proposes(assistant):
 def test_a_quantity_part_prefers_the_sentence_with_the_number(assistant):
     draft = _answer(assistant, "How many parameters does PIXEL have?", max_sentences=1)
     assert "86M" in draft.text
+
+
+def test_a_listing_line_is_not_quoted_for_the_question_words_it_holds(assistant):
+    # "Which papers ..." shares only the question word "paper" with a listing line ("Presentation:
+    # In-Person Poster presentation / top 25% paper."): that line answers nothing asked.
+    question = "Which papers here make contrastive learning cheaper?"
+    draft = _answer(assistant, question, max_sentences=3)
+    assert all(c.span is not None for c in draft.citations), [c.passage for c in draft.citations]
+    hits = assistant.retriever.search(question, k=assistant.settings.top_k)
+    ranked = candidates(question, hits, Scorer(assistant.loaded_index))
+    lines = [c for c in ranked if c.span is None]
+    assert lines and max(c.pref for c in lines) < min(c.pref for c in ranked if c.span is not None and c.coverage > 0)

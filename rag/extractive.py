@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Iterator, Sequence
 from .chunking import metadata_text, split_sentences
 from .citations import assess, sources_from_citations
 from .coverage import QUESTION_WORDS, Scorer  # noqa: F401  (QUESTION_WORDS, Scorer: re-exported for older imports)
-from .index import Index
+from .index import Index, bm25_query_tokens
 from .prompts import ABSTAIN_TEXT
 from .question_parts import QUANTITY, Part, has_number, question_parts
 from .types import Citation, Hit
@@ -102,6 +102,10 @@ class Draft:
     model: str | None = None  # the language model that wrote it (and the server host, for a server model)
 
 
+# The listing fields' words (rag.listings: authors, session, presentation, poster number, room, award).
+_FIELD_TERMS = frozenset(bm25_query_tokens("author authors session poster presentation oral spotlight room award tier"))
+
+
 @lru_cache(maxsize=200_000)
 def _sentences(text: str) -> tuple[tuple[int, int], ...]:
     """Sentence spans of a passage, memoized: the same abstracts are split for question after question."""
@@ -121,7 +125,9 @@ def _number(text: str) -> bool:
 def candidates(question: str, hits: Sequence[Hit], scorer: Scorer) -> list[Candidate]:
     """Every sentence of the retrieved passages, scored."""
     q_terms = scorer.question_terms(question)
-    content = {t for t in q_terms if not scorer.is_question_word(t)}
+    # What a listing line can answer: the question's content terms, and the listing fields it names
+    # ("What poster number ...?", "which tier ...?"), though "poster" and "authors" are question words.
+    content = {t for t in q_terms if not scorer.is_question_word(t) or t in _FIELD_TERMS}
     quantity = bool(QUANTITY.search(question))
     top = hits[0].score if hits else 1.0
     out: list[Candidate] = []
@@ -148,7 +154,7 @@ def candidates(question: str, hits: Sequence[Hit], scorer: Scorer) -> list[Candi
                 pref = score = cov + prior
                 if not pspan and not (own & content):
                     # A listing line ("Session: Poster Session 3") covers the question only through its
-                    # paper's title: it answers nothing asked, so it ranks below every sentence. Its own
+                    # paper's title: it answers nothing asked, so it ranks below every sentence. Its other
                     # question words do not count: "top 25% paper" does not answer "Which papers ...?".
                     pref = score = prior
                 elif cov > 0:
@@ -310,10 +316,14 @@ class ExtractiveGenerator:
             return (c.hit.paper_id, c.span is None)
 
         order = list(dict.fromkeys(source(c) for c in chosen))
+        # Quotes keep their abstract's reading order, except that a question asking for an amount
+        # ("What attack success rate do ... reach?") opens with the best sentence when it states one:
+        # the number is the answer, not the fourth sentence of the quote.
+        lead_first = chosen[0] if QUANTITY.search(question) and _number(chosen[0].text) else None
         parts: list[str] = []
         citations: list[Citation] = []
         for n, key in enumerate(order, 1):
-            group = sorted((c for c in chosen if source(c) == key), key=lambda c: c.span or (0, 0))
+            group = sorted((c for c in chosen if source(c) == key), key=lambda c: (c is not lead_first, c.span or (0, 0)))
             hit = group[0].hit
             for i, c in enumerate(group):
                 # Each source opens with its title: for "which paper ...?" the title is the answer, and a
@@ -323,7 +333,7 @@ class ExtractiveGenerator:
             if key[1]:  # metadata lines
                 passage, span = " ".join(c.text for c in group), None
             else:  # first to last quoted sentence: always an exact slice of the abstract
-                span = (group[0].span[0], max(c.span[1] for c in group))
+                span = (min(c.span[0] for c in group), max(c.span[1] for c in group))
                 passage = hit.paper.abstract[span[0]:span[1]]
             citations.append(Citation(number=n, paper_id=hit.paper_id, title=hit.title, passage=passage, span=span))
         for i, part in enumerate(parts):

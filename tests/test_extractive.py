@@ -144,3 +144,20 @@ def test_a_listing_line_is_not_quoted_for_the_question_words_it_holds(assistant)
     ranked = candidates(question, hits, Scorer(assistant.loaded_index))
     lines = [c for c in ranked if c.span is None]
     assert lines and max(c.pref for c in lines) < min(c.pref for c in ranked if c.span is not None and c.coverage > 0)
+
+
+def test_a_listing_line_answers_the_listing_fields_a_question_names(assistant):
+    # "poster" and "tier" are listing fields: the line "Poster: #31 ... top 5% paper" answers them,
+    # although "poster" is also a question word ("Which posters ...?").
+    question = "What poster number was the award-winning GNN biconnectivity paper, and which tier was it in?"
+    draft = _answer(assistant, question, max_sentences=3)
+    lines = [c.passage for c in draft.citations if c.span is None]
+    assert lines and "#31" in lines[0] and "top 5% paper" in lines[0], draft.text
+
+
+def test_a_quantity_answer_opens_with_the_sentence_that_states_it(assistant):
+    answer = assistant.ask("What attack success rate do the NTK-designed poisons reach?")
+    first = answer_sentences(answer.text)[0].text
+    assert "attack success rate of 90%" in first, answer.text
+    c = answer.citations[0]  # the citation still quotes one exact slice of the abstract, first to last sentence
+    assert assistant.papers()[c.paper_id].abstract[c.span[0]:c.span[1]] == c.passage and "90%" in c.passage

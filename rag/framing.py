@@ -31,13 +31,16 @@ _OPENING = re.compile(
     rf"|recommend\s+{_SOME}(?:papers?|works?|abstracts?|readings?|things?)(?:\s+(?:to|i\s+should|we\s+should|worth)\s+read(?:ing)?)?"
     rf"(?:\s+(?:on|about|for|regarding|covering|in))?"
     rf"|(?:suggest|point\s+me\s+to)\s+{_SOME}(?:papers?|works?|readings?)(?:\s+(?:to\s+read|worth\s+reading))?(?:\s+(?:on|about|for|regarding|in))?"
-    rf"|what\s+(?:should|could|can)\s+i\s+read\s+(?:on|about|for|regarding)"
+    rf"|(?:what|which\s+(?:papers?|works?|abstracts?|ones?))\s+(?:should|could|can|do|would\s+you\s+recommend)\s+(?:i|we)\s+"
+    rf"(?:read|start\s+with|look\s+at)(?:\s+first)?(?:\s+(?:to\s+(?:understand|learn(?:\s+about)?|get\s+into)|on|about|for|regarding))"
+    rf"|where\s+(?:should|do|can)\s+(?:i|we)\s+start(?:\s+reading)?(?:\s+(?:with|on|to\s+understand|if\s+i\s+want\s+to\s+understand))"
+    rf"|tl\s*;?\s*dr(?:\s*(?::|of|for|on))?"
     rf"|what(?:'s|\s+is)\s+the\s+(?:general\s+|current\s+)?consensus\s+(?:on|about|regarding)(?:\s+whether)?"
     rf"|(?:and\s+)?(?:what|how)\s+about"
     rf")\s+", re.I)
 # Closing frames: "... in simple terms", "..., briefly", "ELI5".
 _CLOSING = re.compile(r"(?:\s*,)?\s+(?:in\s+(?:simple|plain|layman'?s?|easy)\s+(?:terms|words|english|language)"
-                      r"|(?:very\s+)?(?:briefly|simply|concisely)|like\s+i'?m\s+(?:five|5)|eli5)(?=\s*[.?!]*\s*$)", re.I)
+                      r"|(?:very\s+)?(?:briefly|simply|concisely)|like\s+i'?m\s+(?:five|5)|eli5|(?:[,:]\s*)?tl\s*;?\s*dr)(?=\s*[.?!]*\s*$)", re.I)
 
 
 def subject(question: str) -> str:

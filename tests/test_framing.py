@@ -25,6 +25,10 @@ SEEDS = Path(__file__).resolve().parent.parent / "data" / "seeds"
     ("Summarize the PIXEL paper like I'm five", "Summarize the PIXEL paper"),
     ("What's the consensus on whether larger batch sizes hurt generalization?", "larger batch sizes hurt generalization?"),
     ("What about TimesNet vs Mamba-ND?", "TimesNet vs Mamba-ND?"),
+    ("tl;dr of the TimesNet paper", "the TimesNet paper"),
+    ("TimesNet, tl;dr", "TimesNet"),
+    ("Which paper should I read first to understand vision transformers?", "vision transformers?"),
+    ("Where should I start to understand contrastive learning?", "contrastive learning?"),
     # topic words that look like frames stay
     ("Which papers propose explainable recommender systems?", "Which papers propose explainable recommender systems?"),
     ("Explain how many GPUs PIXEL used", "how many GPUs PIXEL used"),
@@ -80,6 +84,7 @@ def test_the_framed_question_is_retrieved_and_judged_on_its_subject(assistant):
     ("What problem does the Sequencer paper solve?", "Sequencer: Deep LSTM for Image Classification"),
     ("What is the main idea of RobustFill?", "RobustFill: Neural Program Learning under Noisy I/O"),
     ("Summarize TimesNet.", "TimesNet: Temporal 2D-Variation Modeling for General Time Series Analysis"),
+    ("tl;dr of the TimesNet paper", "TimesNet: Temporal 2D-Variation Modeling for General Time Series Analysis"),  # was refused
 ])
 def test_a_paper_asked_about_as_a_whole_is_answered_from_its_abstract(assistant, question, title):
     """Named by its own name, and asked nothing but what it is or does: that paper's abstract answers,

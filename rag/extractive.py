@@ -25,7 +25,7 @@ from .citations import assess, sources_from_citations
 from .coverage import QUESTION_WORDS, Scorer  # noqa: F401  (QUESTION_WORDS, Scorer: re-exported for older imports)
 from .index import Index, bm25_query_tokens
 from .prompts import ABSTAIN_TEXT
-from .question_parts import QUANTITY, Part, has_number, question_parts
+from .question_parts import QUANTITY, Part, asked_count, has_number, question_parts
 from .types import Citation, Hit
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,6 +48,9 @@ SAME_PAPER_RATIO = 0.6
 _MULTI = re.compile(r"\b(which|what|list|name|any|all)\s+(other\s+)?(papers|works|methods|approaches|studies)\b|\bcompare|\bboth\b|\bpapers\b"
                     r"|\beverything\b|\bwhich ones\b|\bwhat(?:'s| is| do you have| does the collection have)\s+(?:\w+\s+){0,3}?(?:on|about)\b", re.I)
 MULTI_PAPER_RATIO = 0.7
+# ... and a question that says how many papers it wants ("Give me 3 papers on X") lowers it further:
+# the asker wants that many, the dense-rank agreement below still has to hold.
+COUNT_PAPER_RATIO = 0.5
 # Another paper is quoted only when the dense retriever also ranks it among its first papers: fusion
 # can lift a paper on shared words alone (seen on the first 250 dev items: 4 of the 5 non-gold papers
 # that list questions quoted had no dense rank or one past 10; 17 of the 18 gold ones were within it).
@@ -203,7 +206,7 @@ def _part_choice(part: Part, ranked: list[Candidate], chosen: list[Candidate], p
 
 
 def select(question: str, ranked: list[Candidate], max_sentences: int, scorer: Scorer | None = None,
-           decompose: bool = True) -> list[Candidate]:
+           decompose: bool = True, count: int | None = None) -> list[Candidate]:
     """The best sentence, then what the question's parts and papers need, then close runners-up.
 
     In order, up to `max_sentences`: (1) the best sentence; (2) with `scorer`, for each part of a
@@ -215,13 +218,15 @@ def select(question: str, ranked: list[Candidate], max_sentences: int, scorer: S
     propose X") among its sentences close to its own best, else by its best; (4) runners-up: same
     paper first, other papers only when close; (5) sentences of the chosen papers that add a share
     PART_GAIN of the question's content weight that the chosen ones lack. `decompose=False` skips (2).
+    `count`: the question asks for that many papers ("Give me 3 papers on X"): a list question whose
+    bar is COUNT_PAPER_RATIO, and no more papers than that.
     """
     best = ranked[0]
     # The bars below compare plain scores (coverage and rank) with the best plain score: the cue and
     # number priors choose among sentences that qualify, they never make a weak sentence qualify.
     bar = max(c.score for c in ranked)
-    multi = bool(_MULTI.search(question))
-    other_ratio = MULTI_PAPER_RATIO if multi else OTHER_PAPER_RATIO
+    multi = bool(count) or bool(_MULTI.search(question))
+    other_ratio = COUNT_PAPER_RATIO if count else MULTI_PAPER_RATIO if multi else OTHER_PAPER_RATIO
     chosen = [best]
     taken = {id(best)}  # identity: comparing Candidates field by field would compare whole hits
 
@@ -271,6 +276,9 @@ def select(question: str, ranked: list[Candidate], max_sentences: int, scorer: S
         ratio = SAME_PAPER_RATIO if same else other_ratio
         if cand.coverage > 0 and cand.score >= ratio * bar and agreed(cand):
             take(cand)
+    if count:
+        keep = list(dict.fromkeys(c.hit.paper_id for c in chosen))[:count]
+        chosen = [c for c in chosen if c.hit.paper_id in keep]
     if scorer is None:
         return chosen
     content = scorer.question_terms(question, content_only=True)
@@ -309,7 +317,9 @@ class ExtractiveGenerator:
             yield ABSTAIN_TEXT
             yield Draft(ABSTAIN_TEXT, [], True, ev)
             return
-        chosen = select(question, ranked, self.max_sentences, self.scorer)
+        # "Give me 3 papers on X": as many papers as asked for, if that many clear the bar, and no more.
+        count = asked_count(question)
+        chosen = select(question, ranked, max(self.max_sentences, count or 0), self.scorer, count=count)
         # One citation per cited passage: a paper's abstract sentences (one exact span) and its
         # listing metadata (no span) are numbered separately. Sources in order of best score.
         def source(c: Candidate) -> tuple[str, bool]:

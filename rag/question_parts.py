@@ -42,6 +42,15 @@ NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|e
                     r"hundred|hundreds|thousand|thousands|million|millions|billion|billions|twice|double|half|"
                     r"fold|percent)\b", re.I)
 MAX_PARTS = 4
+# What a wh-phrase asks for: the words after "what" / "which" / "how many" / "how much", up to the
+# first function word ("what frame rate did ...", "which exact backbone gave ..."). An abstract that
+# names none of them seldom answers: "What Dice scores did Neuralizer get?" finds Neuralizer's
+# abstract, which gives no Dice score (kind (c) of the answerability sets).
+_FOCUS = re.compile(r"\b(?:what|which|how\s+many|how\s+much)\s+((?:[\w\-\./%]+\s*){1,4})", re.I)
+_FOCUS_STOP = frozenset("""did does do is are was were has have had can could would will be been the a an of in on for
+to with by and or from at as that this these those it its their they he she we you i into than then there here whose
+who whom when where why exactly actually roughly approximately about specific specifically kind kinds sort type
+types""".split())
 # Asks for papers in the plural, or for anything on a topic ("Which papers ...", "any papers on X",
 # "Anything about liquid networks?"): one paper holding the topic answers it, the others may add to it.
 ASKS_LIST = re.compile(r"\b(?:which|what|any|all|list|name|show|find|give)\b.{0,40}\b(?:papers|works|studies|articles)\b"
@@ -91,9 +100,49 @@ def question_parts(question: str) -> list[Part]:
     return parts[:MAX_PARTS]
 
 
+def asked_focus(question: str) -> list[str]:
+    """The words each wh-phrase of `question` asks for, lowercased (at most four per phrase).
+
+    >>> asked_focus("In the traffic sign paper, what frame rate did Tiny YOLO reach, and what mAP?")
+    ['frame', 'rate', 'map']
+    >>> asked_focus("How many GPUs trained PIXEL?"), asked_focus("What is PIXEL?"), asked_focus("PIXEL GPUs")
+    (['gpus', 'trained', 'pixel'], [], [])
+    """
+    out: list[str] = []
+    for m in _FOCUS.finditer(question):
+        for word in m.group(1).split():
+            w = word.lower().strip(",.?;:!()\"'")
+            if not w or w in _FOCUS_STOP:
+                break
+            out.append(w)
+    return out
+
+
+_COUNTS = {w: i for i, w in enumerate("one two three four five six seven eight nine ten".split(), 1)}
+_ASKED_COUNT = re.compile(r"(?:^|\b(?:give|list|name|show|find|recommend|suggest|want|need|pick|top)\s+(?:me\s+|us\s+)?(?:the\s+)?"
+                          r"(?:top\s+|best\s+)?)(\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)\s+(?:[\w\-]+\s+){0,2}?"
+                          r"(?:papers|works|studies|articles|abstracts)\b", re.I)
+
+
+def asked_count(question: str) -> int | None:
+    """How many papers the question asks for, when it says ("Give me 3 papers on GNNs", "two papers about X").
+
+    >>> asked_count("Give me 3 papers on graph neural networks"), asked_count("Name two recent papers about KANs")
+    (3, 2)
+    >>> asked_count("Which papers use 3 datasets?"), asked_count("Which 2 papers ...?")
+    (None, None)
+    """
+    m = _ASKED_COUNT.search(question.strip())
+    if not m:
+        return None
+    word = m.group(1).lower()
+    n = int(word) if word.isdigit() else _COUNTS[word]
+    return n if 1 <= n <= 10 else None
+
+
 def has_number(text: str) -> bool:
     """Whether a sentence states an amount (digits or a number word)."""
     return bool(NUMBER.search(text))
 
 
-__all__ = ["ASKS_LIST", "MAX_PARTS", "NUMBER", "Part", "QUANTITY", "has_number", "question_parts"]
+__all__ = ["ASKS_LIST", "MAX_PARTS", "NUMBER", "Part", "QUANTITY", "asked_count", "asked_focus", "has_number", "question_parts"]

@@ -161,3 +161,17 @@ def test_a_quantity_answer_opens_with_the_sentence_that_states_it(assistant):
     assert "attack success rate of 90%" in first, answer.text
     c = answer.citations[0]  # the citation still quotes one exact slice of the abstract, first to last sentence
     assert assistant.papers()[c.paper_id].abstract[c.span[0]:c.span[1]] == c.passage and "90%" in c.passage
+
+
+@pytest.mark.parametrize("question, n", [
+    ("Give me 3 papers on graph neural networks", 3),
+    ("Give me two papers on graph neural networks", 2),
+    ("Which papers study graph neural networks?", None),  # no count: as many as clear the list bar
+])
+def test_a_question_that_says_how_many_papers_gets_that_many(assistant, question, n):
+    draft = _answer(assistant, question, max_sentences=assistant.settings.answer_sentences)
+    papers = {c.paper_id for c in draft.citations}
+    if n is None:
+        assert len(papers) >= 2
+    else:
+        assert len(papers) == n, [c.title for c in draft.citations]

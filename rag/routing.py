@@ -91,8 +91,12 @@ POSTER_EXTREMES = re.compile(r"\b(?:lowest|highest|smallest|largest|min(?:imum)?
 # authors of TimesNet claim?", "What limitations do the authors of X mention?": the abstract answers).
 _SAY = (r"(?:claim|mention|say|said|argue|report|propose|find|found|show|discuss|describe|suggest|conclude|note|"
         r"admit|acknowledge|believe|think|observe|prove|demonstrate|use|evaluate|compare|introduce|present|hypothesi[sz]e)")
+# The same when an auxiliary makes them the subject ("How do the authors of MLP-Mixer mix information
+# across patches?", "Why did the authors of X drop attention?"): the authors do something the abstract says.
+_ACTING = "".join(rf"(?<!\b{aux}\s)(?<!\b{aux}\sthe\s)(?<!\b{aux}\sits\s)" for aux in
+                  ("do", "does", "did", "can", "could", "would", "will", "should"))
 _FIELD_ASKED = (r"\bwho\s+(?:wrote|authored|are\s+the\s+authors|is\s+the\s+(?:first\s+|last\s+)?author)"
-                rf"|\bauthors?\s+of\b(?!.*\b{_SAY}\w*)"
+                rf"|{_ACTING}\bauthors?\s+of\b(?!.*\b{_SAY}\w*)"
                 r"|\bhow\s+many\s+(?:co-?)?authors\b|\bauthor\s+list\b|\bposter\s+number\b|\b(?:which|what)\s+room\b")
 # The question asks for a listing field of one paper named by its title ("Who wrote X?", "How many authors does X have?").
 ATTRIBUTE = re.compile(_FIELD_ASKED + r"|\bwhere\s+(?:was|were|is|are)\b|\bwhich\s+(?:session|tier|page)\b"

@@ -49,6 +49,8 @@ def listings() -> Listings:
     ("authors of the PIXEL paper", True),
     ("What do the authors of TimesNet claim about their model?", False),  # the abstract answers what they claim
     ("What limitations do the authors of the lottery ticket paper mention?", False),
+    ("How do the authors of MLP-Mixer mix information across patches?", False),  # was "lists no authors", refused
+    ("Why did the authors of TimesNet move to 2D tensors?", False),
 ])
 def test_the_authors_of_a_paper_as_subject_is_a_content_question(listings, question, field_of):
     r = route(question, listings)
@@ -62,6 +64,7 @@ def test_the_authors_of_a_paper_as_subject_is_a_content_question(listings, quest
      "LilNetX: Lightweight Networks with EXtreme Model Compression and Structured Sparsification"),
     ("What do the authors of TimesNet claim about their model?",
      "TimesNet: Temporal 2D-Variation Modeling for General Time Series Analysis"),
+    ("How do the authors of MLP-Mixer mix information across patches?", "MLP-Mixer: An all-MLP Architecture for Vision"),
 ])
 def test_framed_questions_are_answered_from_the_paper_asked_about(assistant, question, title):
     """Each of these was refused, or answered from a survey that "describes" and "lists", before

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
+from .coverage import asked_details, text_holds
 from .types import Citation, Hit
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -75,8 +76,45 @@ def _citation(number: int, hit: Hit, terms: set[str], col: "Collection") -> Cita
     return Citation(number=number, paper_id=hit.paper_id, title=hit.title, passage=best.text, span=best.span)
 
 
+def asked_missing(asked: list[list[tuple[str, tuple[str, ...]]]], terms: frozenset[str], bigrams: frozenset[tuple[str, str]],
+                  is_question_word=lambda t: False) -> tuple[list[str], set[str]]:
+    """What the question's wh-phrases ask for ("what learning rate", "which datasets") that a paper (its
+    terms and adjacent term pairs) never names, in the question's words, and those words' stems. A
+    detail phrase the paper lacks is named whole ("learning rate", though the paper says "learning").
+
+    >>> asked = [[("learning", ("learn",)), ("rate", ("rate",))], [("datasets", ("dataset",))]]
+    >>> missing, stems = asked_missing(asked, frozenset({"learn", "dataset"}), frozenset())
+    >>> missing, sorted(stems)
+    (['learning rate'], ['learn', 'rate'])
+    """
+    out: list[str] = []
+    stems: set[str] = set()
+    for phrase in asked:
+        marked = [any(t not in terms and not is_question_word(t) for t in ts) for _, ts in phrase]
+        flat = [(i, t) for i, (_, ts) in enumerate(phrase) for t in ts]
+        seq = [t for _, t in flat]
+        for d in asked_details(seq):
+            if not text_holds(d, terms, bigrams):
+                for k in range(len(seq) - len(d) + 1):
+                    if tuple(seq[k:k + len(d)]) == d:
+                        for i, _ in flat[k:k + len(d)]:
+                            marked[i] = True
+        run: list[int] = []
+        for i in range(len(phrase) + 1):
+            if i < len(phrase) and marked[i]:
+                run.append(i)
+            elif run:
+                out.append(" ".join(phrase[j][0] for j in run))
+                stems |= {t for j in run for t in phrase[j][1]}
+                run = []
+    return list(dict.fromkeys(out)), stems
+
+
 def partial(sig: "Signals", hits: Sequence[Hit], col: "Collection") -> tuple[str, tuple[str, ...], tuple[Citation, ...]] | None:
-    """(text, missing concepts, citations) of a partial answer, or None for a plain abstention."""
+    """(text, missing concepts, citations) of a partial answer, or None for a plain abstention.
+
+    What the question asks for (its wh-phrases: "What datasets does TimesNet use?") and the closest
+    paper never names is what is missing; otherwise the salient terms it lacks are."""
     salient = sig.salient
     if not salient or not hits:
         return None
@@ -86,9 +124,15 @@ def partial(sig: "Signals", hits: Sequence[Hit], col: "Collection") -> tuple[str
     first = max(range(len(hits)), key=lambda i: (_share(salient, papers[i]), -i))
     have = {t for t in salient if t in papers[first]}
     lack = set(salient) - have
+    asked, asked_stems = asked_missing(sig.asked, papers[first], col.paper_bigrams.get(hits[first].paper_id, frozenset()),
+                                       col.scorer.is_question_word)
+    if asked:
+        lack = asked_stems
+        have -= lack
     if not have or not lack:
         return None
-    covered, missing = surface(sig.words, have, set(salient)), surface(sig.words, lack, set(salient), lacking=True)
+    covered = surface(sig.words, have, set(salient))
+    missing = asked[:MAX_MISSING] if asked else surface(sig.words, lack, set(salient), lacking=True)
     if not covered or not missing:
         return None
     if len(missing) > MAX_MISSING:
@@ -99,8 +143,9 @@ def partial(sig: "Signals", hits: Sequence[Hit], col: "Collection") -> tuple[str
         rarity = {m: max((salient[t] for w, ts in sig.words if w in m.split() for t in ts if t in lack), default=0.0) for m in missing}
         keep = set(sorted(missing, key=lambda m: -rarity[m])[:MAX_MISSING])
         missing = [m for m in missing if m in keep]
-    lack_weights = {t: salient[t] for t in lack}
-    others = [i for i in range(len(hits)) if i != first and _share(lack_weights, papers[i]) > 0]
+    # A second paper holding what the first lacks, if that is rare enough to say something ("datasets" is not)
+    lack_weights = {t: salient[t] for t in lack if t in salient}
+    others = [i for i in range(len(hits)) if i != first and lack_weights and _share(lack_weights, papers[i]) > 0]
     second = max(others, key=lambda i: (_share(lack_weights, papers[i]), -i)) if others else None
     citations = [_citation(1, hits[first], have, col)]
     text = (f"The collection does not answer this: no abstract here covers {_and(covered)} together with {_and(missing)}. "
@@ -112,4 +157,4 @@ def partial(sig: "Signals", hits: Sequence[Hit], col: "Collection") -> tuple[str
     return text + ".", tuple(missing), tuple(citations)
 
 
-__all__ = ["partial", "surface"]
+__all__ = ["asked_missing", "partial", "surface"]

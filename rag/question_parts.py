@@ -100,22 +100,34 @@ def question_parts(question: str) -> list[Part]:
     return parts[:MAX_PARTS]
 
 
-def asked_focus(question: str) -> list[str]:
-    """The words each wh-phrase of `question` asks for, lowercased (at most four per phrase).
+def asked_phrases(question: str) -> list[str]:
+    """What each wh-phrase of `question` asks for: the words after it, as written (at most four).
 
-    >>> asked_focus("In the traffic sign paper, what frame rate did Tiny YOLO reach, and what mAP?")
-    ['frame', 'rate', 'map']
-    >>> asked_focus("How many GPUs trained PIXEL?"), asked_focus("What is PIXEL?"), asked_focus("PIXEL GPUs")
-    (['gpus', 'trained', 'pixel'], [], [])
+    >>> asked_phrases("In the traffic sign paper, what frame rate did Tiny YOLO reach, and what mAP?")
+    ['frame rate', 'mAP']
+    >>> asked_phrases("How many GPUs trained PIXEL?"), asked_phrases("What is PIXEL?"), asked_phrases("PIXEL GPUs")
+    (['GPUs trained PIXEL'], [], [])
     """
     out: list[str] = []
     for m in _FOCUS.finditer(question):
+        words: list[str] = []
         for word in m.group(1).split():
-            w = word.lower().strip(",.?;:!()\"'")
-            if not w or w in _FOCUS_STOP:
+            w = word.strip(",.?;:!()\"'")
+            if not w or w.lower() in _FOCUS_STOP:
                 break
-            out.append(w)
+            words.append(w)
+        if words:
+            out.append(" ".join(words))
     return out
+
+
+def asked_focus(question: str) -> list[str]:
+    """The words of asked_phrases, lowercased, in order.
+
+    >>> asked_focus("In the traffic sign paper, what frame rate did Tiny YOLO reach, and what mAP?")
+    ['frame', 'rate', 'map']
+    """
+    return [w.lower() for phrase in asked_phrases(question) for w in phrase.split()]
 
 
 _COUNTS = {w: i for i, w in enumerate("one two three four five six seven eight nine ten".split(), 1)}
@@ -145,4 +157,4 @@ def has_number(text: str) -> bool:
     return bool(NUMBER.search(text))
 
 
-__all__ = ["ASKS_LIST", "MAX_PARTS", "NUMBER", "Part", "QUANTITY", "asked_count", "asked_focus", "has_number", "question_parts"]
+__all__ = ["ASKS_LIST", "MAX_PARTS", "NUMBER", "Part", "QUANTITY", "asked_count", "asked_focus", "asked_phrases", "has_number", "question_parts"]

@@ -108,6 +108,22 @@ def test_a_question_that_asks_for_papers_in_the_plural(small, question, asks):
     assert f["asks_list"] == asks
 
 
+@pytest.mark.parametrize("question, missing", [
+    ("What ROUGE improvement does the sparse attention pattern give on arXiv?", 0.0),  # both are named there
+    ("What FID does the sparse attention pattern for long documents reach?", 1.0),  # asks for what it never names
+    ("How many negatives does the memory queue for contrastive learning hold?", 0.0),  # ("negatives" is named)
+    ("Which GPU batch size did the memory queue use?", None),  # one of the three is named: "batch"
+    ("sparse attention long documents FID", 0.0),  # no wh-phrase: nothing asked for
+])
+def test_what_the_question_asks_for_that_the_top_paper_never_names(small, question, missing):
+    f, hits = _features(small, question)
+    sc = small._get_collection().scorer
+    if missing is None:  # idf-weighted: "gpu" is missing, "batch" is held, "size" is missing
+        w = {t: sc.idf(t) for t in ("gpu", "batch", "size")}
+        missing = (w["gpu"] + w["size"]) / sum(w.values())
+    assert f["focus_missing"] == pytest.approx(missing)
+
+
 def test_word_order_matters_for_bigrams_only(small):
     a, _ = _features(small, "memory queue")
     b, _ = _features(small, "queue memory")
@@ -324,6 +340,18 @@ def test_kind_b_unjoined_concepts_get_a_partial_answer_naming_the_missing_one(sm
         paper = small.loaded_index.papers[c.paper_id]
         assert paper.abstract[c.span[0]:c.span[1]] == c.passage
     assert answer.to_dict()["missing"] == list(answer.missing) and answer.to_dict()["confidence"] is not None
+
+
+@pytest.mark.parametrize("question, missing", [
+    # "learning" is in the abstract ("Contrastive learning"): the detail phrase the question asks for is named whole
+    ("What learning rate did the contrastive pretraining with the memory queue use?", ["learning rate"]),
+    # every rare word is held; what the question asks for is not: before, a plain abstention
+    ("Which datasets did the sparse attention pattern for long documents use?", ["datasets"]),
+])
+def test_a_partial_answer_names_what_the_question_asks_for(small, question, missing):
+    answer = small.ask(question, min_confidence=1.0)
+    assert answer.abstained and list(answer.missing) == missing, answer.text
+    assert f"no mention of {missing[0]}" in answer.text and answer.citations
 
 
 def test_kind_c_unstated_detail_gets_a_partial_answer_naming_the_detail(small):

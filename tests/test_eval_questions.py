@@ -97,12 +97,13 @@ def _styles(validator, paths):
 
 def test_shipped_style_sets_pass_the_validator(validator):
     paths = sorted(STYLE_DIR.glob("*.jsonl"))
-    assert {p.stem for p in paths} >= {"long", "terse", "conversational"}
+    fitted = ("long", "terse", "conversational", "student", "practitioner", "factcheck", "nonnative")
+    assert {p.stem for p in paths} == set(fitted)
     errors, _ = _styles(validator, paths)
     assert errors == []
     items = [json.loads(line) for p in paths for line in p.read_text().splitlines() if line.strip()]
     assert len(items) >= 400
-    for style in ("long", "terse", "conversational"):
+    for style in fitted:
         mine = [q for q in items if q["style"] == style]
         kinds = {q.get("unanswerable_kind") for q in mine if q["type"] == "unanswerable"}
         assert kinds == {"absent", "unjoined", "unstated"}, style

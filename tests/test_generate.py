@@ -337,11 +337,11 @@ def test_prompt_files_fill_the_abstain_phrase_from_one_place(tokenizer):
 
 def test_a_comparison_gives_the_model_both_sides_papers(llm_assistant, llm, monkeypatch):
     """Side by side (rag.comparison): the model reads the best paper of each side, first and second."""
-    question = "What is the difference between hyperspherical and hyperbolic embeddings in these papers?"
+    question = "What is the difference between TimesNet and Mamba-ND?"
     monkeypatch.setattr(llm.builder, "context", 2048)
-    monkeypatch.setattr(llm, "token_ids", _script(llm, "One uses a hypersphere for OOD detection [1]; the other hyperbolic space for RL [2]."))
+    monkeypatch.setattr(llm, "token_ids", _script(llm, "One folds time series into 2D variations [1]; the other scans many dimensions with state spaces [2]."))
     answer = llm_assistant.ask(question)
     _check_answer(answer, llm_assistant)
-    assert [c.title for c in answer.citations] == ["How to Exploit Hyperspherical Embeddings for Out-of-Distribution Detection?",
-                                                  "Hyperbolic Deep Reinforcement Learning"]
-    assert answer.query == "hyperspherical embeddings | hyperbolic embeddings" and not answer.abstained
+    assert [c.title for c in answer.citations] == ["TimesNet: Temporal 2D-Variation Modeling for General Time Series Analysis",
+                                                  "Mamba-ND: Selective State Space Modeling for Multi-Dimensional Data"]
+    assert answer.query == "TimesNet | Mamba-ND" and not answer.abstained

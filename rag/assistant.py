@@ -17,6 +17,7 @@ from .conversation import retrieval_query
 from .corpus import Corpus, load_corpus
 from .errors import IndexMissingError, QuestionError, SettingsError
 from .extractive import Draft, ExtractiveGenerator
+from .listed import FieldAndContent
 from .listed import plan as plan_question
 from .prompts import ABSTAIN_TEXT
 from .index import BuildReport, Index, build_index, is_current, open_index
@@ -227,6 +228,8 @@ class Assistant:
         # The generator is loaded first (cached after the first question), so a load failure is reported
         # and a warm-up loads the model even when the question is not answered.
         generator, warnings = (routed.writer, []) if routed.writer else self._generator(settings)
+        if routed.also:  # "Who wrote X and what does it do?": the field, then the rest quoted from X's abstract
+            generator = FieldAndContent(generator, ExtractiveGenerator(self.loaded_index, settings.answer_sentences), routed.also)
         loaded = time.perf_counter()
         judged = routed.judged(question, query, bool(history))
         verdict = None if judged is None else self._get_answerability(settings).judge(

@@ -21,7 +21,7 @@ is listed as uncited.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Iterable, Sequence
 
 from .chunking import split_sentences
@@ -41,6 +41,7 @@ _NUM = r"\d{1,4}(?:\s*[-–]\s*\d{1,4})?"
 MARKER = re.compile(r"\[\s*" + _NUM + r"(?:\s*[,;]\s*" + _NUM + r")*\s*\]")
 # What the start of a marker can look like while the rest has not been generated yet.
 _PARTIAL = re.compile(r"\[[\d\s,;\-–]{0,40}")
+_NUMBERED = re.compile(r"\[(\d+)\]")
 _LEADING_MARKERS = re.compile(r"^(?:\s*" + MARKER.pattern + r")+")
 
 
@@ -193,6 +194,24 @@ class Sentence:
     cites: list[int] = field(default_factory=list)
 
 
+def numbered_on(texts: Sequence[str], citations: Sequence[Sequence[Citation]]) -> tuple[list[str], list[Citation]]:
+    """Answers written apart, put together: each one's [n] markers and citations numbered on from the
+    ones before it (each answer's own citations are numbered 1..k).
+
+    >>> a, b = Citation(1, "a", "A", "x", (0, 1)), Citation(1, "b", "B", "y", (0, 1))
+    >>> texts, cites = numbered_on(["x [1]", "y [1]"], [[a], [b]])
+    >>> texts, [(c.number, c.paper_id) for c in cites]
+    (['x [1]', 'y [2]'], [(1, 'a'), (2, 'b')])
+    """
+    out_texts: list[str] = []
+    out: list[Citation] = []
+    for text, cites in zip(texts, citations):
+        offset = len(out)
+        out_texts.append(_NUMBERED.sub(lambda m: f"[{int(m.group(1)) + offset}]", text))
+        out += [replace(c, number=c.number + offset) for c in cites]
+    return out_texts, out
+
+
 def answer_sentences(text: str) -> list[Sentence]:
     """The answer's sentences with their markers; markers that open a sentence belong to the one before.
 
@@ -301,5 +320,5 @@ def sources_from_citations(citations: Sequence[Citation]) -> list[Source]:
     return [Source(c.number, c.paper_id, c.title, (Block(c.passage, c.span),)) for c in citations]
 
 
-__all__ = ["Block", "Source", "CitationRewriter", "Assessment", "WEAK_SUPPORT", "MARKER", "parse_marker",
+__all__ = ["Block", "Source", "CitationRewriter", "Assessment", "numbered_on", "WEAK_SUPPORT", "MARKER", "parse_marker",
            "rewrite_citations", "answer_sentences", "assess", "check_citations", "finalize", "sources_from_citations"]

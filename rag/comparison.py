@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
+from .citations import numbered_on
 from .extractive import Draft, ExtractiveGenerator
 from .index import bm25_query_tokens
 from .prompts import ABSTAIN_TEXT
@@ -112,18 +113,12 @@ def merged(hits_x: Sequence[Hit], hits_y: Sequence[Hit], k: int) -> list[Hit]:
     return [replace(h, rank=i) for i, h in enumerate(list(out.values())[:k], 1)]
 
 
-_MARK = re.compile(r"\[(\d+)\]")
 
 
 def combine(sides: Sequence[str], texts: Sequence[str], citations: Sequence[Sequence[Citation]]) -> tuple[str, list[Citation]]:
     """Each side's own answer under its name, a line each, the citations numbered on across the sides."""
-    parts: list[str] = []
-    out: list[Citation] = []
-    for side, text, cites in zip(sides, texts, citations):
-        offset = len(out)
-        parts.append(f"On {side} \u2014 " + _MARK.sub(lambda m: f"[{int(m.group(1)) + offset}]", text))
-        out += [replace(c, number=c.number + offset) for c in cites]
-    return "\n".join(parts), out
+    parts, out = numbered_on(texts, citations)
+    return "\n".join(f"On {side} \u2014 {text}" for side, text in zip(sides, parts)), out
 
 
 def refused(sides: Sequence[tuple[str, Sequence[Hit]]], verdicts: Sequence[Verdict]) -> tuple[str, tuple[Citation, ...], tuple[str, ...]] | None:

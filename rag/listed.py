@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Iterator, Sequence
 
+from .citations import numbered_on
 from .comparison import Sides, comparison
 from .conversation import referent_titles
 from .coverage import content_stems
@@ -28,7 +29,8 @@ from .framing import subject
 from .index import bm25_query_tokens
 from .listings import Listings, Lookup, name_tokens
 from .retrieve import Filters
-from .routing import COUNT, FIELD, Route, route
+from .question_parts import question_parts
+from .routing import ATTRIBUTE, COUNT, FIELD, Route, route
 from .settings import Settings
 from .types import Answer, Citation, Hit, Paper
 
@@ -235,6 +237,40 @@ class FieldWriter:
         yield Draft(text=text, citations=list(citations), abstained=abstained, evidence=0.0 if abstained else 1.0, generator="field")
 
 
+class FieldAndContent:
+    """"Who wrote the PIXEL paper and what does it do?": the listing field from the paper's listing
+    (FieldWriter), then the rest of the question (`asked`, the paper's name for "it") quoted from that
+    paper's abstract by `quoter` (an extractive generator: the listing answer uses no language model
+    either), on its own line, the citations numbered on."""
+
+    name = "field"
+    judged = True
+
+    def __init__(self, field: FieldWriter, quoter: Any, asked: str):
+        self.field, self.quoter, self.asked = field, quoter, asked
+
+    def stream(self, question: str, hits: Sequence[Hit], settings: Settings | None = None) -> Iterator[str | Draft]:
+        first = _last(self.field.stream(question, hits, settings))
+        second = None if first.abstained or not hits else _last(self.quoter.stream(self.asked, hits[:1], settings))
+        if second is None or second.abstained:
+            yield first.text
+            yield first
+            return
+        (a, b), citations = numbered_on([first.text, second.text], [first.citations, second.citations])
+        text = f"{a}\n{b}"
+        yield text
+        yield Draft(text=text, citations=citations, abstained=False, evidence=second.evidence, uncited=second.uncited,
+                    weak=second.weak, generator="field")
+
+
+def _last(pieces: Iterator[str | Draft]) -> Draft:
+    draft = None
+    for piece in pieces:
+        draft = piece
+    assert isinstance(draft, Draft)
+    return draft
+
+
 class ListWriter:
     """Lists the retrieved papers that clear the relevance bar for the route's topic (see DENSE_BAR)."""
 
@@ -300,6 +336,7 @@ class Plan:
     sides: Sides | None = None  # a comparison's two sides (rag.comparison): retrieved and judged one by one
     named: str | None = None  # the paper the question names by its own name ("the Sequencer paper"): ranked first
     whole_paper: bool = False  # ... and asks nothing but what it is or does ("What does NeuroNER do?"): its abstract answers
+    also: str | None = None  # a field-of question's content part ("... and what does it do?"): quoted after the field
 
     @property
     def gated(self) -> bool:
@@ -363,6 +400,16 @@ def _follow_up(question: str, core: str, r: Route, ids: tuple[str, ...], listing
                 about=titles, whole_paper=whole)
 
 
+# The words of the listing fields ("Was it a top 5% paper?", "presented in person or virtually?", "at which poster?").
+_LISTING_TERMS = frozenset(bm25_query_tokens("author authors wrote written session poster posters presented presentation "
+                                             "oral spotlight room award tier top virtual virtually person page listed"))
+
+
+def _asks_field(part: str) -> bool:
+    """Whether a part of a question asks for a listing field rather than for what the paper says."""
+    return bool(FIELD.search(part) or ATTRIBUTE.search(part) or set(bm25_query_tokens(part)) & _LISTING_TERMS)
+
+
 def _named(listings: Listings, text: str, filters: Filters | None, strict: bool = False) -> str | None:
     """The paper `text` names by its own name (Listings.named_paper), when the user's filters allow it."""
     named = listings.named_paper(text, strict=strict)
@@ -384,7 +431,11 @@ def plan(question: str, listings: Listings, settings: Settings, filters: Filters
             named = _named(listings, question, filters)  # "... the Sequencer paper": the paper of that name, not a near one
             if named:
                 filters = Filters.narrowed(filters, (named,))
-            return Plan(r, settings=settings, filters=filters, query=r.topic, writer=FieldWriter(r, listings))
+            # "... and what does it do?": a part that asks no listing field is answered from the abstract
+            parts = question_parts(question)
+            rest = [p.text for p in parts if not _asks_field(p.text)] if len(parts) > 1 else []
+            also = ANAPHORA.sub(r.topic, " and ".join(rest), count=1) if rest and r.topic else None
+            return Plan(r, settings=settings, filters=filters, query=r.topic, writer=FieldWriter(r, listings), also=also)
         if r.form == "count" and r.topic:  # "How many papers are about diffusion?": an estimate from retrieval
             wide = settings.with_options(top_k=100, candidates=max(settings.candidates, 1000))
             return Plan(r, settings=wide, filters=filters, query=r.topic, writer=ListWriter(r, listings, None, settings.topic_bar))
@@ -415,4 +466,4 @@ def plan(question: str, listings: Listings, settings: Settings, filters: Filters
     return Plan(r, settings=wide, filters=narrowed, query=r.topic, writer=ListWriter(r, listings, len(ids), settings.topic_bar))
 
 
-__all__ = ["BAR_TEXT", "bar_text", "Plan", "plan", "DENSE_BAR", "ListWriter", "FieldWriter", "paper_field", "item_line", "metadata_answer"]
+__all__ = ["BAR_TEXT", "bar_text", "Plan", "plan", "DENSE_BAR", "ListWriter", "FieldWriter", "FieldAndContent", "paper_field", "item_line", "metadata_answer"]

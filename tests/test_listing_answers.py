@@ -203,3 +203,33 @@ def test_stated_count_metric():
     assert row["count_exact"] == 1.0 and row["citation_precision"] == 1.0
     wrong = H.score_question(H.Question("c2", "metadata", "How many orals?", ["p1"], count=9), ["p1"], answer)
     assert wrong["count_exact"] == 0.0 and "wrong count" in wrong["failures"]
+
+
+PIXEL = "Language Modelling with Pixels"
+
+
+@pytest.mark.parametrize("question, quoted", [
+    ("Who wrote the PIXEL paper and what does it do?", "PIXEL is a pretrained language model that renders text as images"),
+    ("Who are the authors of TimesNet, and what problem does it solve?", "temporal variation modeling"),
+])
+def test_a_listing_field_and_a_content_part_are_both_answered(assistant, question, quoted):
+    """The field from the paper's listing, then the rest quoted from its abstract, on its own line
+    (before: the listing line alone, "what does it do" left unanswered)."""
+    answer = assistant.ask(question)
+    assert not answer.abstained and answer.generator == "field"
+    field, content = answer.text.split("\n")
+    assert "Authors: " in field and field.endswith("[1]") and quoted in content and "[2]" in content and "[1]" not in content
+    listing, *quotes = answer.citations
+    assert listing.number == 1 and listing.span is None and "Authors: " in listing.passage
+    assert quotes and all(c.number == 2 and c.paper_id == listing.paper_id for c in quotes)
+    paper = assistant.paper(listing.paper_id)
+    assert all(paper.abstract[c.span[0]:c.span[1]] == c.passage for c in quotes)
+
+
+def test_a_question_of_listing_fields_only_is_answered_from_the_listing(assistant):
+    answer = assistant.ask("Who wrote the PIXEL paper?")
+    assert answer.generator == "field" and "\n" not in answer.text and len(answer.citations) == 1
+    assert answer.citations[0].title == PIXEL
+    from rag.listed import plan  # two listing parts: nothing for the abstract to answer
+    assert plan("Was Mid-Vision Feedback presented in person or virtually, and at which poster?", assistant.listings(),
+                assistant.settings, None).also is None

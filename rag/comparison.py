@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from .citations import numbered_on
-from .extractive import Draft, ExtractiveGenerator
+from .extractive import Draft, ExtractiveGenerator, last_draft
 from .index import bm25_query_tokens
 from .prompts import ABSTAIN_TEXT
 from .types import Citation, Hit, Paper
@@ -148,19 +148,11 @@ def write(question: str, sides: Sequence[tuple[str, Sequence[Hit]]], hits: Seque
         return
     quoter = copy.copy(generator)
     quoter.max_sentences = (generator.max_sentences + 1) // 2
-    drafts = [_last(quoter.stream(q, side_hits[:1], settings)) for q, side_hits in sides]
+    drafts = [last_draft(quoter.stream(q, side_hits[:1], settings)) for q, side_hits in sides]
     text, citations = combine([q for q, _ in sides], [d.text for d in drafts], [d.citations for d in drafts])
     yield text
     yield Draft(text, citations, any(d.abstained for d in drafts), min(d.evidence for d in drafts),
                 uncited=[u for d in drafts for u in d.uncited], weak=[w for d in drafts for w in d.weak])
-
-
-def _last(pieces: Iterator[str | Draft]) -> Draft:
-    draft = None
-    for piece in pieces:
-        draft = piece
-    assert isinstance(draft, Draft)
-    return draft
 
 
 __all__ = ["FORMS", "Sides", "comparison", "merged", "combine", "refused", "write"]

@@ -297,6 +297,15 @@ def select(question: str, ranked: list[Candidate], max_sentences: int, scorer: S
     return chosen
 
 
+def last_draft(pieces: Iterator[str | Draft]) -> Draft:
+    """The Draft a writer's stream ends with (its text pieces consumed)."""
+    draft = None
+    for piece in pieces:
+        draft = piece
+    assert isinstance(draft, Draft)
+    return draft
+
+
 class ExtractiveGenerator:
     """Quotes the best-covering sentences with [n] markers; abstains when evidence is weak."""
 

@@ -24,7 +24,7 @@ from .citations import numbered_on
 from .comparison import Sides, comparison
 from .conversation import referent_titles
 from .coverage import content_stems
-from .extractive import Draft
+from .extractive import Draft, last_draft
 from .framing import subject
 from .index import bm25_query_tokens
 from .listings import Listings, Lookup, name_tokens
@@ -250,8 +250,8 @@ class FieldAndContent:
         self.field, self.quoter, self.asked = field, quoter, asked
 
     def stream(self, question: str, hits: Sequence[Hit], settings: Settings | None = None) -> Iterator[str | Draft]:
-        first = _last(self.field.stream(question, hits, settings))
-        second = None if first.abstained or not hits else _last(self.quoter.stream(self.asked, hits[:1], settings))
+        first = last_draft(self.field.stream(question, hits, settings))
+        second = None if first.abstained or not hits else last_draft(self.quoter.stream(self.asked, hits[:1], settings))
         if second is None or second.abstained:
             yield first.text
             yield first
@@ -261,14 +261,6 @@ class FieldAndContent:
         yield text
         yield Draft(text=text, citations=citations, abstained=False, evidence=second.evidence, uncited=second.uncited,
                     weak=second.weak, generator="field")
-
-
-def _last(pieces: Iterator[str | Draft]) -> Draft:
-    draft = None
-    for piece in pieces:
-        draft = piece
-    assert isinstance(draft, Draft)
-    return draft
 
 
 class ListWriter:

@@ -29,7 +29,7 @@ from .answer_model import DEFAULT_MODEL, MODEL_FORMAT, REBUILD, Model, PairHead,
 from .chunking import split_sentences
 from .coverage import Scorer, asked_details, held_domains, named_domains, prime_terms, text_holds
 from .index import _bm25_tokenize
-from .question_parts import ASKS_LIST, asked_focus, asked_phrases
+from .question_parts import ASKS_LIST, asked_phrases
 from .types import Citation, Hit
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -73,7 +73,7 @@ FEATURES = (
     "detail_missing",     # 1 when the question asks for an experimental detail (rag.coverage.DETAIL_PHRASES) the top paper never names
     "domain_missing",     # 1 when the question names a data type or setting (rag.coverage.DOMAIN_GROUPS) the top paper never mentions
     "asks_list",          # 1 when the question asks for papers in the plural or for anything on a topic (rag.question_parts.ASKS_LIST)
-    "focus_missing",      # share (idf-weighted) of what the wh-phrases ask for (rag.question_parts.asked_focus) that the top paper never names
+    "focus_missing",      # share (idf-weighted) of what the wh-phrases ask for (rag.question_parts.asked_phrases) that the top paper never names
 )
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-\.]*[A-Za-z0-9]|[A-Za-z0-9]")
 
@@ -247,9 +247,10 @@ def signals(question: str, hits: Sequence[Hit], col: Collection, qvec: np.ndarra
     # What the question asks for ("what frame rate", "which datasets", "how many annotators"), named
     # nowhere in the paper it is about: an asked detail the abstract does not give, wherever the
     # question puts it; the other words of a long paraphrase may be missing for any reason.
-    focus = {t: sc.idf(t) for t in sc.terms(" ".join(asked_focus(question))) if not sc.is_question_word(t)}
+    asked = asked_phrases(question)
+    focus = {t: sc.idf(t) for t in sc.terms(" ".join(asked)) if not sc.is_question_word(t)}
     f["focus_missing"] = 1.0 - _share(focus, paper_terms[0]) if focus else 0.0
-    out.asked = [question_words(p) for p in asked_phrases(question)]
+    out.asked = [question_words(p) for p in asked]
     # -- retrieval scores and margins
     f["fused_top"] = hits[0].score
     f["fused_margin"] = hits[0].score - (hits[1].score if len(hits) > 1 else 0.0)

@@ -113,8 +113,6 @@ def merged(hits_x: Sequence[Hit], hits_y: Sequence[Hit], k: int) -> list[Hit]:
     return [replace(h, rank=i) for i, h in enumerate(list(out.values())[:k], 1)]
 
 
-
-
 def combine(sides: Sequence[str], texts: Sequence[str], citations: Sequence[Sequence[Citation]]) -> tuple[str, list[Citation]]:
     """Each side's own answer under its name, a line each, the citations numbered on across the sides."""
     parts, out = numbered_on(texts, citations)

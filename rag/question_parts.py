@@ -121,15 +121,6 @@ def asked_phrases(question: str) -> list[str]:
     return out
 
 
-def asked_focus(question: str) -> list[str]:
-    """The words of asked_phrases, lowercased, in order.
-
-    >>> asked_focus("In the traffic sign paper, what frame rate did Tiny YOLO reach, and what mAP?")
-    ['frame', 'rate', 'map']
-    """
-    return [w.lower() for phrase in asked_phrases(question) for w in phrase.split()]
-
-
 _COUNTS = {w: i for i, w in enumerate("one two three four five six seven eight nine ten".split(), 1)}
 _ASKED_COUNT = re.compile(r"(?:^|\b(?:give|list|name|show|find|recommend|suggest|want|need|pick|top)\s+(?:me\s+|us\s+)?(?:the\s+)?"
                           r"(?:top\s+|best\s+)?)(\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten)\s+(?:[\w\-]+\s+){0,2}?"
@@ -157,4 +148,4 @@ def has_number(text: str) -> bool:
     return bool(NUMBER.search(text))
 
 
-__all__ = ["ASKS_LIST", "MAX_PARTS", "NUMBER", "Part", "QUANTITY", "asked_count", "asked_focus", "asked_phrases", "has_number", "question_parts"]
+__all__ = ["ASKS_LIST", "MAX_PARTS", "NUMBER", "Part", "QUANTITY", "asked_count", "asked_phrases", "has_number", "question_parts"]

@@ -174,12 +174,13 @@ def test_a_held_out_file_needs_each_kind_in_its_one_split_only(validator, tmp_pa
     assert any("no unstated item in the test split" in e for e in errors), errors
 
 
-def test_shipped_held_out_style_passes_the_validator(validator):
-    path = STYLE_DIR.parent / "heldout" / "novice.jsonl"
+@pytest.mark.parametrize("style", ["novice", "expert", "reviewer"])
+def test_shipped_held_out_style_passes_the_validator(validator, style):
+    path = STYLE_DIR.parent / "heldout" / f"{style}.jsonl"
     errors, _ = _styles(validator, [path])
     assert errors == []
     items = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    assert {q["split"] for q in items} == {"test"} and {q["style"] for q in items} == {"novice"}
+    assert {q["split"] for q in items} == {"test"} and {q["style"] for q in items} == {style}
     assert sum(q["type"] == "unanswerable" for q in items) / len(items) >= 0.40
 
 

@@ -174,7 +174,7 @@ def test_a_held_out_file_needs_each_kind_in_its_one_split_only(validator, tmp_pa
     assert any("no unstated item in the test split" in e for e in errors), errors
 
 
-@pytest.mark.parametrize("style", ["novice", "expert", "reviewer", "outsider"])
+@pytest.mark.parametrize("style", ["novice", "expert", "reviewer", "outsider", "informal"])
 def test_shipped_held_out_style_passes_the_validator(validator, style):
     path = STYLE_DIR.parent / "heldout" / f"{style}.jsonl"
     errors, _ = _styles(validator, [path])

@@ -28,7 +28,7 @@ import os
 import re
 
 # Hard word-count bounds per style. "student", "practitioner", "factcheck" and "nonnative" are fitted styles (dev and test parts, in styles/); "novice",
-# "expert", "reviewer" and "outsider" (and "informal" when written) are held-out styles of eval/questions/heldout/
+# "expert", "reviewer", "outsider" and "informal" are held-out styles of eval/questions/heldout/
 # (test only, never fitted on).
 STYLES = {"long": (20, 80), "terse": (2, 10), "conversational": (6, 40), "student": (6, 45),
           "practitioner": (8, 55), "factcheck": (6, 45), "nonnative": (5, 40),

@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.dev_only:
         items = [q for q in items if q["split"] == "dev"]
     assistant = Assistant(load_settings(progress=False))
-    assistant.answerability_signals("warm-up question")
+    assistant.answerability_inputs("warm-up question")  # no model file needed: the rebuild works when it is missing or stale
     # Questions the metadata router answers itself never reach the decision in `ask`: not fitted, not scored.
     routed = [q for q in items if not assistant.gated(q["question"])]
     items = [q for q in items if assistant.gated(q["question"])]

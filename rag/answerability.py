@@ -18,7 +18,6 @@ abstention). This module never calls a generator and never trains anything.
 """
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -29,7 +28,7 @@ from .answer_model import DEFAULT_MODEL, MODEL_FORMAT, REBUILD, Model, PairHead,
 from .chunking import split_sentences
 from .coverage import Scorer, asked_details, held_domains, named_domains, prime_terms, text_holds
 from .index import _bm25_tokenize
-from .question_parts import ASKS_LIST, asked_phrases
+from .question_parts import ASKS_LIST, asked_phrases, question_parts
 from .types import Citation, Hit
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,7 +50,6 @@ FEATURES = (
     "sal_split_gap",      # union of the top papers minus the best single one: concepts split across papers
     "oov_share",          # weight of content terms no chunk holds (a topic the collection lacks)
     "missing_idf",        # rarest salient term the top paper lacks (idf / max idf)
-    "n_salient",          # how many salient terms (log1p)
     "bigram_any",         # share of the question's adjacent term pairs found as a pair in some abstract or title
     "bigram_top_paper",   # ... in the top paper
     "bigram_best_paper",  # ... in the best single top-k paper
@@ -74,6 +72,9 @@ FEATURES = (
     "domain_missing",     # 1 when the question names a data type or setting (rag.coverage.DOMAIN_GROUPS) the top paper never mentions
     "asks_list",          # 1 when the question asks for papers in the plural or for anything on a topic (rag.question_parts.ASKS_LIST)
     "focus_missing",      # share (idf-weighted) of what the wh-phrases ask for (rag.question_parts.asked_phrases) that the top paper never names
+    "ask_sal_top",        # sal_top_paper over the asking clauses only (rag.question_parts), context sentences left out
+    "ask_lex_top",        # lex_top_paper over the asking clauses only
+    "context_share",      # share (idf-weighted) of the salient terms that only the context sentences hold
 )
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-\.]*[A-Za-z0-9]|[A-Za-z0-9]")
 
@@ -203,7 +204,6 @@ def signals(question: str, hits: Sequence[Hit], col: Collection, qvec: np.ndarra
     paper_terms = [col.paper_terms.get(h.paper_id, frozenset()) for h in hits]
     phr = phrases(words, salient, sc)
     out = Signals(f, salient, words, paper_terms, phr)
-    f["n_salient"] = math.log1p(len(salient))
     # A list question is answered by one paper that holds the topic; the coverage signals above read
     # its many-sided asks ("papers that build models out of spiking neurons") as lacking.
     f["asks_list"] = float(bool(ASKS_LIST.search(question)))
@@ -241,9 +241,18 @@ def signals(question: str, hits: Sequence[Hit], col: Collection, qvec: np.ndarra
     # abstract seldom states, so a strong sign of a question the collection cannot answer. And a data
     # type or setting named (video, speech, graphs ...) that it never mentions in any form: "<a method>
     # for <a domain no paper applies it to>".
+    # Both read the asking clauses only (rag.question_parts): a context sentence ("Our clinic keeps few
+    # patient images.", "Compute is tight for us.") names the asker's setting, which the asked method
+    # need not mention (dev, 11 styles: leave-one-style-out mean F1 0.820 -> 0.849).
     top_bigrams = col.paper_bigrams.get(hits[0].paper_id, frozenset())
-    f["detail_missing"] = float(any(not text_holds(d, paper_terms[0], top_bigrams) for d in asked_details(stems)))
-    f["domain_missing"] = float(bool(named_domains(stems) - held_domains(paper_terms[0], top_bigrams)))
+    asking = [t for p in question_parts(question) for _, ts in question_words(p.text) for t in ts]
+    ask_content = {t: w for t, w in content.items() if t in asking}
+    ask_salient = {t: w for t, w in salient.items() if t in asking}
+    f["ask_sal_top"] = _share(ask_salient, paper_terms[0]) if ask_salient else f["sal_top_paper"]
+    f["ask_lex_top"] = _share(ask_content, paper_terms[0]) if ask_content else f["lex_top_paper"]
+    f["context_share"] = 1.0 - sum(ask_salient.values()) / sum(salient.values()) if salient else 0.0
+    f["detail_missing"] = float(any(not text_holds(d, paper_terms[0], top_bigrams) for d in asked_details(asking)))
+    f["domain_missing"] = float(bool(named_domains(asking) - held_domains(paper_terms[0], top_bigrams)))
     # What the question asks for ("what frame rate", "which datasets", "how many annotators"), named
     # nowhere in the paper it is about: an asked detail the abstract does not give, wherever the
     # question puts it; the other words of a long paraphrase may be missing for any reason.

@@ -192,8 +192,8 @@ class Assistant:
 
             ids = tuple(p.paper_id for p in listings.find(Lookup(authors=names)))
             filters = Filters.narrowed(filters, ids)
-        if settings.correct_typos:  # "difusion models" searches for diffusion models (rag.spelling)
-            query = listings.speller.correct(query)
+        if settings.correct_typos:  # "difusion models" searches for diffusion models (rag.spelling), "imgs" for images (rag.shorthand)
+            query = self._written(query, settings)
         return self.retriever.search(query, k=k, mode=settings.retriever, filters=filters, settings=settings)
 
     def ask_stream(self, question: str, **options: Any) -> Iterator[str | Answer]:
@@ -244,11 +244,21 @@ class Assistant:
                          warnings=tuple(warnings), confidence=verdict.confidence, missing=verdict.missing, query=query,
                          route=routed.route.name)
             return
-        # Every writer takes this question's settings (LLM generators read max_new_tokens, temperature, abstain_threshold)
-        draft, first_token = yield from _drafted(generator.stream(question, hits, settings))
+        # Every writer takes this question's settings (LLM generators read max_new_tokens, temperature, abstain_threshold),
+        # and the question as asked, its typos corrected and its shorthand written out: the extractive writer
+        # matches sentences on its words ("params" is in no abstract; "parameters" picks PIXEL's "86M parameter").
+        draft, first_token = yield from _drafted(generator.stream(self._written(question, settings), hits, settings))
         yield _from_draft(draft, generator, warnings, question=question, hits=tuple(hits), query=query, route=routed.route.name,
                           confidence=verdict.confidence if verdict is not None else None,
                           timings=_timings(started, retrieved, loaded, decided, first_token, time.perf_counter()))
+
+    def _written(self, question: str, settings: Settings) -> str:
+        """`question` with its typos corrected (rag.spelling) and its chat shorthand written out (rag.shorthand)."""
+        if not settings.correct_typos:
+            return question
+        from .shorthand import expand
+
+        return self.listings().speller.correct(expand(question))
 
     def _search(self, query: str, settings: Settings, filters: Filters | None, k: int | None = None) -> list[Hit]:
         return self.retriever.search(query, k=k or settings.top_k, mode=settings.retriever, filters=filters, settings=settings)

@@ -45,6 +45,7 @@ compare compares compared comparing comparison comparisons main overall accordin
 claim claims claimed argue argues argued better worse problem problems solve solves solved solving everything
 don doesn didn isn aren wasn weren haven hasn cannot ml beginner newbie new am
 takeaway takeaways gist tldr contain contains containing include includes including
+tbh btw imo imho afaik lol pls plz thx thanks rn ngl hey guys folks whats
 """.split())
 # (The request words that also name topics, "explain" and "recommend", are not here: rag.framing
 # takes them off as whole frames, "Explain ... in simple terms", "Recommend a paper on ...".)

@@ -38,16 +38,60 @@ _OPENING = re.compile(
     rf"|what(?:'s|\s+is)\s+the\s+(?:general\s+|current\s+)?consensus\s+(?:on|about|regarding)(?:\s+whether)?"
     rf"|(?:and\s+)?(?:what|how)\s+about"
     rf")\s+", re.I)
+# The asker's self-introduction: "I'm a hydrologist and ...", "As a radiologist, ...", "I work for a
+# power company. ...". Its words name the asker, not the topic: "hydrologist" or "company" missing
+# from the best abstract is no sign that the collection lacks the asked method. Only the role and its
+# workplace are taken off, at the start ("I'm a speech therapist interested in lip reading" keeps
+# "lip reading"); what the asker works on ("I work on protein folding") stays.
+_STOP = (r"(?:about|on|in|of|for|with|to|at|from|and|or|but|so|who|that|which|what|how|why|when|where|if|because|since|"
+         r"interested|looking|curious|trying|wondering|working|hoping|new|confused|bit|little|lot|fan|result|baseline|"
+         r"rule|example|whole|side|i|we|you|it|is|are|was|have|has|need|want)")
+_W = rf"(?!{_STOP}\b)[\w\-/&'.]*\w"  # one word of a role or a workplace
+_ROLE = rf"(?:{_W}\s+){{0,3}}{_W}"  # "hydrologist", "high-school chemistry teacher"
+_PLACE = rf"(?:\s+(?:at|in|for|with)\s+(?:(?:a|an|the|our|my|of)\s+|{_W}\s+){{0,5}}{_W})?"  # "at a regional bank"
+_END = r"(?:\s*(?:[,;:!.]|—|–|\s-)\s*(?:(?:and|so|but)\s+)?|\s+(?:and|so|but)\s+)"
+_GREETING = r"(?:(?:hi|hello|hey)(?:\s+(?:there|all|folks|everyone))?[\s,!.]+)?"
+_INTRO = re.compile(
+    rf"^\s*{_GREETING}(?:"
+    rf"(?:(?:i'?m|i\s+am)\s+(?:a|an)\s+|as\s+(?:a|an)\s+){_ROLE}{_PLACE}(?:{_END}|\s+(?:who\s+is\s+|and\s+)?(?:interested\s+in|curious\s+about|looking\s+(?:for|into)|working\s+(?:on|with))\s+"
+    rf"|\s+(?=(?:trying|hoping|wondering|curious|worried)\b))"
+    rf"|as\s+(?:a|an)\s+{_ROLE}{_PLACE}\s+(?=i\s)"
+    rf"|i\s+(?:work\s+(?:at|for|in)|teach|run|manage|lead|own|coach)\s+(?:(?:a|an|the|our|my|of)\s+|{_W}\s+){{0,5}}{_W}{_PLACE}{_END}"
+    rf")(?=\S)", re.I)
 # Closing frames: "... in simple terms", "..., briefly", "ELI5".
 _CLOSING = re.compile(r"(?:\s*,)?\s+(?:in\s+(?:simple|plain|layman'?s?|easy)\s+(?:terms|words|english|language)"
                       r"|(?:very\s+)?(?:briefly|simply|concisely)|like\s+i'?m\s+(?:five|5)|eli5|(?:[,:]\s*)?tl\s*;?\s*dr)(?=\s*[.?!]*\s*$)", re.I)
 
 
-def subject(question: str) -> str:
-    """`question` without the request frames of _OPENING and _CLOSING (unchanged when it has none,
-    or when taking them off would leave nothing)."""
-    rest = _CLOSING.sub("", _OPENING.sub("", question, count=1), count=1)
+def without_intro(question: str) -> str:
+    """`question` without the asker's self-introduction at its start (at most two; unchanged when it
+    has none, or when nothing would be left).
+
+    >>> without_intro("I work for a regional power company. Was TIDER tested on electricity data?")
+    'Was TIDER tested on electricity data?'
+    >>> without_intro("As a radiologist, which paper segments tumours?")
+    'which paper segments tumours?'
+    >>> without_intro("I'm a data scientist at a bank, and I want to find fraud in transaction graphs.")
+    'I want to find fraud in transaction graphs.'
+    >>> without_intro("I'm a speech therapist interested in systems that read lips from video.")
+    'systems that read lips from video.'
+    >>> without_intro("I'm a bit confused about diffusion. Which paper explains score matching?")
+    "I'm a bit confused about diffusion. Which paper explains score matching?"
+    """
+    rest = question
+    for _ in range(2):
+        cut = _INTRO.sub("", rest, count=1)
+        if cut == rest:
+            break
+        rest = cut
     return rest if rest.strip(" ?.!,") else question
 
 
-__all__ = ["subject"]
+def subject(question: str) -> str:
+    """`question` without the asker's self-introduction and the request frames of _OPENING and
+    _CLOSING (unchanged when it has none, or when taking them off would leave nothing)."""
+    rest = _CLOSING.sub("", _OPENING.sub("", without_intro(question), count=1), count=1)
+    return rest if rest.strip(" ?.!,") else question
+
+
+__all__ = ["subject", "without_intro"]

@@ -26,6 +26,7 @@ from .conversation import referent_titles
 from .coverage import content_stems
 from .extractive import Draft, last_draft
 from .framing import subject
+from .shorthand import expand
 from .index import bm25_query_tokens
 from .listings import Listings, Lookup, name_tokens
 from .retrieve import Filters
@@ -432,7 +433,7 @@ def plan(question: str, listings: Listings, settings: Settings, filters: Filters
             wide = settings.with_options(top_k=100, candidates=max(settings.candidates, 1000))
             return Plan(r, settings=wide, filters=filters, query=r.topic, writer=ListWriter(r, listings, None, settings.topic_bar))
         # "Explain X in simple terms": retrieve and judge X (rag.framing), its typos corrected (rag.spelling)
-        core = listings.speller.correct(core) if settings.correct_typos else core
+        core = listings.speller.correct(expand(core)) if settings.correct_typos else core  # "params", "imgs" (rag.shorthand)
         if history:  # composed with the earlier turns, but a comparison names both its sides
             sides = comparison(core)
             return Plan(r, settings=settings, filters=filters, query=core if sides else None, sides=sides)

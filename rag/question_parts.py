@@ -107,18 +107,40 @@ def asked_phrases(question: str) -> list[str]:
     ['frame rate', 'mAP']
     >>> asked_phrases("How many GPUs trained PIXEL?"), asked_phrases("What is PIXEL?"), asked_phrases("PIXEL GPUs")
     (['GPUs trained PIXEL'], [], [])
+    >>> asked_phrases("Which method fills gaps in sensor data?"), asked_phrases("Which papers build graphs?")
+    (['method'], ['papers'])
+    >>> asked_phrases("What model size did they train?")
+    ['model size']
     """
     out: list[str] = []
     for m in _FOCUS.finditer(question):
         words: list[str] = []
         for word in m.group(1).split():
             w = word.strip(",.?;:!()\"'")
-            if not w or w.lower() in _FOCUS_STOP:
+            if not w or w.lower() in _FOCUS_STOP or (len(words) == 1 and _verb_after_head(words[0], w)):
                 break
             words.append(w)
         if words:
             out.append(" ".join(words))
     return out
+
+
+# A generic head noun after "which" / "what" ("which method", "what papers"): the word after it is
+# most often the verb of the ask ("Which method fills gaps in ...", "Which papers build ..."), not
+# part of what is asked for; "what model size" still asks for a size.
+_HEADS = frozenset("""paper method approach work study technique model system framework tool algorithm one
+architecture network idea trick solution""".split())
+
+
+def _verb_after_head(head: str, word: str) -> bool:
+    """Whether `word` reads as the verb after a generic head: any word after a plural head ("papers
+    build"), a word in -s or -ed after a singular one ("method fills", "approach rethinks")."""
+    h, w = head.lower(), word.lower()
+    if h in _HEADS:
+        return (w.endswith("s") and not w.endswith(("ss", "us", "is"))) or w.endswith("ed")
+    if h.endswith("ies") and h[:-3] + "y" in _HEADS or h.endswith("es") and h[:-2] in _HEADS or h.endswith("s") and h[:-1] in _HEADS:
+        return True
+    return False
 
 
 _COUNTS = {w: i for i, w in enumerate("one two three four five six seven eight nine ten".split(), 1)}

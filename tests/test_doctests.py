@@ -9,13 +9,16 @@ import rag.chunking
 import rag.answerability
 import rag.corpus
 import rag.framing
+import rag.question_parts
+import rag.shorthand
 import rag.spelling
 import rag.coverage
 import rag.retrieve
 import rag.server_backend
 
 
-@pytest.mark.parametrize("module", [rag.answerability, rag.chunking, rag.corpus, rag.coverage, rag.framing, rag.retrieve, rag.spelling, rag.server_backend])
+@pytest.mark.parametrize("module", [rag.answerability, rag.chunking, rag.corpus, rag.coverage, rag.framing, rag.question_parts, rag.retrieve,
+                                    rag.shorthand, rag.spelling, rag.server_backend])
 def test_docstring_examples(module):
     result = doctest.testmod(module)
     assert result.attempted > 0 and result.failed == 0

@@ -97,7 +97,7 @@ def _styles(validator, paths):
 
 def test_shipped_style_sets_pass_the_validator(validator):
     paths = sorted(STYLE_DIR.glob("*.jsonl"))
-    fitted = ("long", "terse", "conversational", "student", "practitioner", "factcheck", "nonnative")
+    fitted = ("long", "terse", "conversational", "student", "practitioner", "factcheck", "nonnative", "newcomer", "chat", "skeptic")
     assert {p.stem for p in paths} == set(fitted)
     errors, _ = _styles(validator, paths)
     assert errors == []

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from rag.corpus import load_corpus
-from rag.framing import subject
+from rag.framing import subject, without_intro
 from rag.listings import Listings
 from rag.routing import route
 
@@ -37,6 +37,42 @@ SEEDS = Path(__file__).resolve().parent.parent / "data" / "seeds"
 ])
 def test_subject_takes_off_whole_frames_only(question, expected):
     assert subject(question) == expected
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("I work for a regional power company. Was TIDER tested on electricity data?", "Was TIDER tested on electricity data?"),
+    ("As a dermatologist, is there a model classifying skin lesions?", "is there a model classifying skin lesions?"),
+    ("I'm a data scientist at a bank, and I want to find fraud in transaction graphs.", "I want to find fraud in transaction graphs."),
+    ("Hi! I'm a game designer — which paper generates levels?", "which paper generates levels?"),
+    ("I'm a speech therapist interested in systems that read lips from video.", "systems that read lips from video."),
+    ("I teach statistics at a community college. I run a small blog; which paper rethinks p-values?",
+     "which paper rethinks p-values?"),  # two introductions
+    ("I am an ML engineer. Explain rectified flow in simple terms.", "rectified flow."),  # then the request frame
+    # what the asker works on is the topic, and a sentence that is not an introduction stays
+    ("I work on protein folding. Which paper predicts contacts?", "I work on protein folding. Which paper predicts contacts?"),
+    ("I teach a course on graph networks and want the headline numbers", "I teach a course on graph networks and want the headline numbers"),
+    ("I'm a bit confused about diffusion. Which paper explains score matching?",
+     "I'm a bit confused about diffusion. Which paper explains score matching?"),
+    ("I'm looking for a paper arguing that scaling hurts.", "I'm looking for a paper arguing that scaling hurts."),
+    ("As a result, which method wins?", "As a result, which method wins?"),
+    ("Our small clinic has few labelled scans; which paper learns from few labels?",
+     "Our small clinic has few labelled scans; which paper learns from few labels?"),
+    ("I'm a radiologist.", "I'm a radiologist."),  # nothing left: as asked
+])
+def test_the_askers_self_introduction_is_taken_off(question, expected):
+    assert subject(question) == expected
+    assert without_intro(question) == expected or "rectified" in question
+
+
+def test_an_introduced_question_is_retrieved_and_judged_without_the_introduction(assistant):
+    """"hydrologist" and "agency" are in no abstract: read as topics, they made the collection look as
+    if it lacked the asked method (the outsider held-out style: 15 of 16 wrong refusals opened so)."""
+    plain = assistant.ask("Which paper turns time series into 2D tensors to model their variations?")
+    for intro in ("I work for a regional power company. ", "I'm a hydrologist at a water agency, and "):
+        asked = assistant.ask(intro + "which paper turns time series into 2D tensors to model their variations?")
+        assert asked.query.lower() == plain.query.lower()
+        assert not asked.abstained and asked.citations[0].title.startswith("TimesNet")
+        assert abs(asked.confidence - plain.confidence) < 0.01
 
 
 @pytest.fixture(scope="module")

@@ -71,3 +71,31 @@ def test_search_corrects_typos_too(assistant):
     fixed = [h.paper_id for h in assistant.search("difusion models for tabluar data", k=5)]
     assert fixed == [h.paper_id for h in assistant.search("diffusion models for tabular data", k=5)]
     assert [h.paper_id for h in assistant.search("difusion models for tabluar data", k=5, correct_typos=False)] != fixed
+
+
+# ---- chat shorthand (rag.shorthand), applied with the speller -----------------------------------------------------
+@pytest.mark.parametrize("text, expanded", [
+    ("how many params", "how many parameters"),
+    ("sota acc on imgs w/o labels", "state-of-the-art accuracy on images without labels"),
+    ("SOTA seg w/ fewer hparams", "state-of-the-art segmentation with fewer hyperparameters"),
+    ("what lr did they use", "what learning rate did they use"),
+    ("LR images to HR", "LR images to HR"),  # upper-case LR is low-resolution, not a learning rate
+    ("PARAMS-Net and lib2 and w/o-aug", "PARAMS-Net and lib2 and w/o-aug"),  # parts of names stay
+    ("RL for NLP with a GNN", "RL for NLP with a GNN"),  # acronyms the abstracts use stay
+    ("the pixel lm", "the pixel language model"),
+])
+def test_chat_shorthand_is_written_out(text, expanded):
+    from rag.shorthand import expand
+
+    assert expand(text) == expanded
+
+
+def test_a_shorthand_question_is_retrieved_and_judged_written_out(assistant):
+    """"params" and "lm" are in no abstract near PIXEL: read as missing topics they made it refuse; and the
+    extractive writer, given "params", quoted another paper's sentence with a number in it."""
+    ans = assistant.ask("how many params does the pixel lm have")
+    assert ans.query == "how many parameters does the pixel language model have"
+    assert not ans.abstained and ans.citations[0].title == "Language Modelling with Pixels" and "86M" in ans.text
+    assert assistant.ask("how many params does the pixel lm have", correct_typos=False).query == "how many params does the pixel lm have"
+    named = assistant.ask("how many params does PIXEL have")
+    assert [c.title for c in named.citations][:1] == ["Language Modelling with Pixels"] and "86M" in named.text

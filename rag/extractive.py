@@ -25,7 +25,7 @@ from .citations import assess, sources_from_citations
 from .coverage import QUESTION_WORDS, Scorer  # noqa: F401  (QUESTION_WORDS, Scorer: re-exported for older imports)
 from .index import Index, bm25_query_tokens
 from .prompts import ABSTAIN_TEXT
-from .question_parts import QUANTITY, Part, asked_count, has_number, question_parts
+from .question_parts import QUANTITY, Part, asked_count, has_number, names_things, question_parts
 from .types import Citation, Hit
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -64,8 +64,10 @@ PART_GAIN = 0.15
 # PART_MIN of the part's content weight and PART_MARGIN more than the chosen sentences do; a part
 # asking for a quantity counts a sentence with a number NUMBER_BONUS higher.
 PART_MIN = 0.5
+CONTEXT_SHARE = 0.8  # a lone asking clause shorter than this share of the question follows context
 PART_MARGIN = 0.2
 NUMBER_BONUS = 0.25
+NAME_BONUS = 0.25  # ... and a part asking for named things ("which datasets") a sentence that names some
 # Sentences that state what the paper does ("we propose X", "called X", "(ACRONYM)") answer "which
 # paper / what method" better than the background sentences that share the question's words: a
 # cue-phrase prior, as in classic extractive summarization (Edmundson, 1969).
@@ -123,6 +125,11 @@ def _cue(text: str) -> bool:
 @lru_cache(maxsize=200_000)
 def _number(text: str) -> bool:
     return has_number(text)
+
+
+@lru_cache(maxsize=200_000)
+def _named(text: str) -> bool:
+    return names_things(text)
 
 
 def candidates(question: str, hits: Sequence[Hit], scorer: Scorer) -> list[Candidate]:
@@ -195,7 +202,8 @@ def _part_choice(part: Part, ranked: list[Candidate], chosen: list[Candidate], p
 
     def fit(c: Candidate) -> float:
         cov = scorer.coverage(terms, c.terms)
-        return cov + (NUMBER_BONUS if part.quantity and cov > 0 and _number(c.text) else 0.0)
+        return cov + (NUMBER_BONUS if part.quantity and cov > 0 and _number(c.text) else 0.0) \
+            + (NAME_BONUS if part.names and cov > 0 and _named(c.text) else 0.0)
 
     have = max(fit(c) for c in chosen)
     pool = [c for c in ranked if c.hit.paper_id in papers and id(c) not in taken and c.coverage > 0]
@@ -218,6 +226,8 @@ def select(question: str, ranked: list[Candidate], max_sentences: int, scorer: S
     propose X") among its sentences close to its own best, else by its best; (4) runners-up: same
     paper first, other papers only when close; (5) sentences of the chosen papers that add a share
     PART_GAIN of the question's content weight that the chosen ones lack. `decompose=False` skips (2).
+    (2) also runs for a lone asking clause after context sentences, and a part asking for named things
+    ("which datasets") prefers a sentence that names some (NAME_BONUS).
     `count`: the question asks for that many papers ("Give me 3 papers on X"): a list question whose
     bar is COUNT_PAPER_RATIO, and no more papers than that.
     """
@@ -241,7 +251,10 @@ def select(question: str, ranked: list[Candidate], max_sentences: int, scorer: S
         taken.add(id(c))
 
     parts = question_parts(question) if scorer is not None and decompose else []
-    if len(parts) > 1:
+    # One asking clause after context ("The gated perceptron competes with the state of the art. On
+    # what datasets?"): the best sentence matches the context; the clause gets its own sentence too.
+    after_context = len(parts) == 1 and len(parts[0].text) < CONTEXT_SHARE * len(question)
+    if len(parts) > 1 or after_context:
         papers = {best.hit.paper_id}
         for part in parts:
             got = _part_choice(part, ranked, chosen, papers, taken, scorer) if room() else None

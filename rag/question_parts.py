@@ -37,6 +37,13 @@ QUANTITY = re.compile(r"\bhow\s+(?:many|much|large|big|long|fast|often|far|high|
                       r"|\bby\s+what\s+(?:factor|margin)\b|\bwhat\s+(?:[\w\-/]+\s+){0,3}?(?:percentage|fraction|share|proportion|"
                       r"number|size|rate|ratio|factor|margin|speed-?up|accuracy|score|count|amount|ap|auroc|auc|f1|bleu|"
                       r"perplexity|error|loss|top-1|top-5|parameters|params)\b|\bnumber\s+of\b", re.I)
+# Asks for named things: "which datasets", "what baselines", "on which benchmark" (a sentence naming
+# some, "Iris", "CIFAR-10", "ResNet-50", answers it).
+NAMES = re.compile(r"\b(?:what|which)\s+(?:[\w\-]+\s+){0,2}?(?:datasets?|benchmarks?|baselines?|models?|architectures?|backbones?|"
+                   r"tasks?|languages?|detectors?|networks?|metrics?|corpora|corpus|simulators?|environments?|domains?|"
+                   r"encoders?|classifiers?|competitors?)\b", re.I)
+# A named thing in a sentence, not its first word: a capitalized word, an acronym, a name with digits.
+_NAMED = re.compile(r"(?<!^)(?<![.!?]\s)\b(?:[A-Z][a-z]+[A-Z0-9][\w\-]*|[A-Z]{2,}[\w\-]*|[A-Z][a-z]+(?:-\d[\w\-]*)?|[A-Za-z]+-\d+[\w\-]*)\b")
 # A number in a sentence: digits, or the number words abstracts spell out.
 NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|fifty|"
                     r"hundred|hundreds|thousand|thousands|million|millions|billion|billions|twice|double|half|"
@@ -64,6 +71,7 @@ class Part:
 
     text: str
     quantity: bool  # asks for an amount ("how many", "by how much")
+    names: bool = False  # asks for named things ("which datasets", "what baselines")
 
 
 def _asks(clause: str) -> bool:
@@ -96,7 +104,7 @@ def question_parts(question: str) -> list[Part]:
             clauses.append(" ".join(pieces))
     if not clauses:
         clauses = [question.strip(" ?.!")]
-    parts = [Part(c, bool(QUANTITY.search(c))) for c in clauses if c]
+    parts = [Part(c, bool(QUANTITY.search(c)), bool(NAMES.search(c))) for c in clauses if c]
     return parts[:MAX_PARTS]
 
 
@@ -165,9 +173,18 @@ def asked_count(question: str) -> int | None:
     return n if 1 <= n <= 10 else None
 
 
+def names_things(text: str) -> bool:
+    """Whether a sentence names something (a capitalized word past its first, an acronym, a name with digits).
+
+    >>> names_things("We test on the Iris dataset and on CIFAR-10."), names_things("We test on complex datasets.")
+    (True, False)
+    """
+    return bool(_NAMED.search(text.strip()))
+
+
 def has_number(text: str) -> bool:
     """Whether a sentence states an amount (digits or a number word)."""
     return bool(NUMBER.search(text))
 
 
-__all__ = ["ASKS_LIST", "MAX_PARTS", "NUMBER", "Part", "QUANTITY", "asked_count", "asked_phrases", "has_number", "question_parts"]
+__all__ = ["ASKS_LIST", "MAX_PARTS", "NAMES", "NUMBER", "Part", "QUANTITY", "asked_count", "asked_phrases", "has_number", "names_things", "question_parts"]

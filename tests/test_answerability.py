@@ -114,6 +114,8 @@ def test_a_question_that_asks_for_papers_in_the_plural(small, question, asks):
     ("How many negatives does the memory queue for contrastive learning hold?", 0.0),  # ("negatives" is named)
     ("Which GPU batch size did the memory queue use?", None),  # one of the three is named: "batch"
     ("sparse attention long documents FID", 0.0),  # no wh-phrase: nothing asked for
+    ("Which method builds a memory queue of negatives?", 0.0),  # "builds" is the verb of the ask, not what it asks for
+    ("Which papers summon a memory queue of negatives?", 0.0),  # any word after a plural head
 ])
 def test_what_the_question_asks_for_that_the_top_paper_never_names(small, question, missing):
     f, hits = _features(small, question)
@@ -122,6 +124,34 @@ def test_what_the_question_asks_for_that_the_top_paper_never_names(small, questi
         w = {t: sc.idf(t) for t in ("gpu", "batch", "size")}
         missing = (w["gpu"] + w["size"]) / sum(w.values())
     assert f["focus_missing"] == pytest.approx(missing)
+
+
+@pytest.mark.parametrize("question, detail, domain", [
+    ("Our lab has few GPUs and works with videos. Which paper uses a memory queue of negatives?", 0.0, 0.0),  # context only
+    ("Which paper uses a memory queue of negatives, and how many GPUs did it need?", 1.0, 0.0),
+    ("Which paper uses a memory queue of negatives for videos?", 0.0, 1.0),
+])
+def test_asked_details_and_domains_are_read_in_the_asking_clauses_only(small, question, detail, domain):
+    f, hits = _features(small, question)
+    assert hits[0].title == CONTRASTIVE
+    assert (f["detail_missing"], f["domain_missing"]) == (detail, domain)
+
+
+def test_asking_clause_coverage_leaves_the_context_out(small):
+    sc = small._get_collection().scorer
+    question = "Our zyzzyva lab is tiny. Which paper uses a memory queue of negatives?"
+    f, hits = _features(small, question)
+    assert hits[0].title == CONTRASTIVE
+    sal = salient_terms(question_words(question), sc)
+    asked = {t for _, ts in question_words("Which paper uses a memory queue of negatives") for t in ts}
+    context_only = sum(w for t, w in sal.items() if t not in asked) / sum(sal.values())
+    assert "zyzzyva" in sal and context_only > 0
+    assert f["context_share"] == pytest.approx(context_only)
+    assert f["ask_sal_top"] == 1.0 and f["ask_lex_top"] == 1.0  # the asking clause is all in the paper
+    assert f["sal_top_paper"] < 1.0 and f["lex_top_paper"] < 1.0  # the whole question is not
+    # without context the asking-clause signals are the whole question's
+    g, _ = _features(small, "Which paper uses a memory queue of negatives?")
+    assert g["context_share"] == 0.0 and g["ask_sal_top"] == g["sal_top_paper"] and g["ask_lex_top"] == g["lex_top_paper"]
 
 
 def test_word_order_matters_for_bigrams_only(small):

@@ -129,6 +129,17 @@ def test_a_list_question_quotes_what_each_paper_proposes(assistant):
     assert len(answer_sentences(answer.text)) <= assistant.settings.answer_sentences
 
 
+def test_an_asking_clause_after_context_gets_the_sentence_that_names_what_it_asks(assistant):
+    """The context sentence matches "competes with state-of-the-art classifiers"; the question asks for
+    datasets, which one sentence names (Iris, PIMA Indian) and another only mentions ("complex datasets")."""
+    question = ("The gated perceptron supposedly competes with state-of-the-art classifiers. "
+                "On what datasets is that claim based?")
+    assert [p.names for p in question_parts(question)] == [True]
+    answer = assistant.ask(question)
+    assert not answer.abstained and answer.citations[0].title == "More Consideration for the Perceptron"
+    assert "Iris dataset" in answer.text and "PIMA Indian" in answer.text
+
+
 def test_a_quantity_part_prefers_the_sentence_with_the_number(assistant):
     draft = _answer(assistant, "How many parameters does PIXEL have?", max_sentences=1)
     assert "86M" in draft.text

@@ -246,13 +246,16 @@ def signals(question: str, hits: Sequence[Hit], col: Collection, qvec: np.ndarra
     # need not mention (dev, 11 styles: leave-one-style-out mean F1 0.820 -> 0.849).
     top_bigrams = col.paper_bigrams.get(hits[0].paper_id, frozenset())
     asking = [t for p in question_parts(question) for _, ts in question_words(p.text) for t in ts]
-    ask_content = {t: w for t, w in content.items() if t in asking}
-    ask_salient = {t: w for t, w in salient.items() if t in asking}
+    f["detail_missing"] = float(any(not text_holds(d, paper_terms[0], top_bigrams) for d in asked_details(asking)))
+    f["domain_missing"] = float(bool(named_domains(asking) - held_domains(paper_terms[0], top_bigrams)))
+    # The top paper's coverage of the asking clauses, and the rare weight only the context holds: a long
+    # situation sentence's words may be missing from the answer paper for any reason.
+    asked_terms = set(asking)
+    ask_content = {t: w for t, w in content.items() if t in asked_terms}
+    ask_salient = {t: w for t, w in salient.items() if t in asked_terms}
     f["ask_sal_top"] = _share(ask_salient, paper_terms[0]) if ask_salient else f["sal_top_paper"]
     f["ask_lex_top"] = _share(ask_content, paper_terms[0]) if ask_content else f["lex_top_paper"]
     f["context_share"] = 1.0 - sum(ask_salient.values()) / sum(salient.values()) if salient else 0.0
-    f["detail_missing"] = float(any(not text_holds(d, paper_terms[0], top_bigrams) for d in asked_details(asking)))
-    f["domain_missing"] = float(bool(named_domains(asking) - held_domains(paper_terms[0], top_bigrams)))
     # What the question asks for ("what frame rate", "which datasets", "how many annotators"), named
     # nowhere in the paper it is about: an asked detail the abstract does not give, wherever the
     # question puts it; the other words of a long paraphrase may be missing for any reason.

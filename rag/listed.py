@@ -26,13 +26,13 @@ from .conversation import referent_titles
 from .coverage import content_stems
 from .extractive import Draft, last_draft
 from .framing import subject
-from .shorthand import expand
 from .index import bm25_query_tokens
 from .listings import Listings, Lookup, name_tokens
 from .retrieve import Filters
 from .question_parts import question_parts
 from .routing import ATTRIBUTE, COUNT, FIELD, Route, route
 from .settings import Settings
+from .shorthand import expand
 from .types import Answer, Citation, Hit, Paper
 
 # A follow-up that points back ("Which session was it in?") is about the earlier answer's paper,

@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     answerability_model: Path | None = Field(None, description="Answerability model file. Default: the shipped rag/models/answerability.json (rebuild it with `python -m eval.train_answerability`).")
     min_confidence: float | None = Field(None, ge=0, le=1, description="Answer only when the calibrated probability that the collection answers is at least this. Default: the threshold stored in the model file (chosen on the dev parts); 0: never abstain on it.")
     topic_bar: float = Field(0.50, ge=0, le=1, description="Cosine similarity at which a passage makes its paper count as about a topic in list and count answers over content (besides holding the topic's words in order); see docs: listing questions.")
-    correct_typos: bool = Field(True, description="Correct a question's misspelt words to the collection's own words before retrieval and the answerability decision (rag.spelling); names and English words are never changed.")
+    correct_typos: bool = Field(True, description="Correct a question's misspelt words to the collection's own words and write out chat shorthand ('params', 'imgs') before retrieval, the answerability decision and the extractive writer (rag.spelling, rag.shorthand); names and English words are never changed.")
     max_question_chars: int = Field(1000, ge=10, description="Longest accepted question, in characters.")
     auto_index: bool = Field(True, description="Build or update the index on first use when it is missing or the corpus changed.")
     progress: bool = Field(True, description="Show progress bars while indexing.")

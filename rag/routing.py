@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 from .listings import Listings, Lookup, name_tokens
+from .question_parts import question_parts
 from .routing_names import known_authors, unlisted_names, word_spans
 from .routing_topic import topic_of
 
@@ -377,13 +378,16 @@ def route(question: str, listings: Listings) -> Route:
     residue = " ".join(w for w, _, _ in word_spans(kept) if (t := bm25_query_tokens(w)) and not set(t) <= stop)
     topic = topic_of(kept, listings, stop, reasons) if lookup else residue
 
-    if ATTRIBUTE.search(q) and form != "yesno" and not unknown:
+    # A listing field asked in the clauses that ask, not named in a context sentence ("I must decide who
+    # wrote a single handwritten word. Which paper identifies the writer?": a content question).
+    asking = " ".join(p.text for p in question_parts(q))
+    if ATTRIBUTE.search(asking) and form != "yesno" and not unknown:
         paper_id = _title_in(q, listings)
         if paper_id:  # "Who wrote 'DenseShift: ...'?": that paper's own listing answers it
             title = listings.by_id[paper_id].title
             return Route("metadata", Lookup(paper=paper_id), "count" if COUNT.search(q) else "other", "", (),
                          tuple(reasons + [f"a listing field of the paper titled {title!r}"]))
-        if not lookup and residue and FIELD.search(q):  # "Who wrote the PIXEL paper?": the best match's listing answers it
+        if not lookup and residue and FIELD.search(asking):  # "Who wrote the PIXEL paper?": the best match's listing answers it
             return Route("retrieval", Lookup(), "count" if COUNT.search(q) else "other", residue, (),
                          tuple(reasons + [f"a listing field of the paper about {residue!r}: the best-matching paper's listing answers it"]),
                          field_of=True)

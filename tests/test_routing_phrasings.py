@@ -167,3 +167,17 @@ def test_a_field_of_a_paper_named_by_its_content(listings, question, topic):
 ])
 def test_content_and_titled_questions_are_not_field_of_content(listings, question):
     assert not route(question, listings).field_of
+
+
+@pytest.mark.parametrize("question, field_of", [
+    # a listing field named in a context sentence is not what the question asks
+    ("I must decide who wrote a handwritten note. Which paper identifies writers from word images?", False),
+    ("My boss asked who wrote our style guide. Which paper transfers the style of one text to another?", False),
+    # asked in the asking clause, after context or on its own
+    ("I'm citing it in a survey. Who wrote the PIXEL paper?", True),
+    ("For the paper on rectified flow, who wrote it?", True),
+    ("Who wrote the PIXEL paper?", True),
+])
+def test_a_listing_field_is_read_in_the_asking_clauses(listings, question, field_of):
+    r = route(question, listings)
+    assert r.name == "retrieval" and r.field_of is field_of, r.reasons

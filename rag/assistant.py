@@ -192,8 +192,7 @@ class Assistant:
 
             ids = tuple(p.paper_id for p in listings.find(Lookup(authors=names)))
             filters = Filters.narrowed(filters, ids)
-        if settings.correct_typos:  # "difusion models" searches for diffusion models (rag.spelling), "imgs" for images (rag.shorthand)
-            query = self._written(query, settings)
+        query = self._written(query, settings)  # "difusion models" searches for diffusion models, "imgs" for images
         return self.retriever.search(query, k=k, mode=settings.retriever, filters=filters, settings=settings)
 
     def ask_stream(self, question: str, **options: Any) -> Iterator[str | Answer]:
@@ -253,12 +252,8 @@ class Assistant:
                           timings=_timings(started, retrieved, loaded, decided, first_token, time.perf_counter()))
 
     def _written(self, question: str, settings: Settings) -> str:
-        """`question` with its typos corrected (rag.spelling) and its chat shorthand written out (rag.shorthand)."""
-        if not settings.correct_typos:
-            return question
-        from .shorthand import expand
-
-        return self.listings().speller.correct(expand(question))
+        """`question` as `correct_typos` has it (Listings.written), or as asked when that is off."""
+        return self.listings().written(question) if settings.correct_typos else question
 
     def _search(self, query: str, settings: Settings, filters: Filters | None, k: int | None = None) -> list[Hit]:
         return self.retriever.search(query, k=k or settings.top_k, mode=settings.retriever, filters=filters, settings=settings)

@@ -32,7 +32,6 @@ from .retrieve import Filters
 from .question_parts import question_parts
 from .routing import ATTRIBUTE, COUNT, FIELD, Route, route
 from .settings import Settings
-from .shorthand import expand
 from .types import Answer, Citation, Hit, Paper
 
 # A follow-up that points back ("Which session was it in?") is about the earlier answer's paper,
@@ -433,7 +432,7 @@ def plan(question: str, listings: Listings, settings: Settings, filters: Filters
             wide = settings.with_options(top_k=100, candidates=max(settings.candidates, 1000))
             return Plan(r, settings=wide, filters=filters, query=r.topic, writer=ListWriter(r, listings, None, settings.topic_bar))
         # "Explain X in simple terms": retrieve and judge X (rag.framing), its typos corrected (rag.spelling)
-        core = listings.speller.correct(expand(core)) if settings.correct_typos else core  # "params", "imgs" (rag.shorthand)
+        core = listings.written(core) if settings.correct_typos else core  # "difusion", "params" (rag.spelling, rag.shorthand)
         if history:  # composed with the earlier turns, but a comparison names both its sides
             sides = comparison(core)
             return Plan(r, settings=settings, filters=filters, query=core if sides else None, sides=sides)

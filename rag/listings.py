@@ -236,6 +236,13 @@ class Listings:
             self._speller = Speller(f"{p.title} {p.abstract}" for p in self.papers)
         return self._speller
 
+    def written(self, text: str) -> str:
+        """`text` with its chat shorthand written out (rag.shorthand), then its typos corrected to these
+        papers' words (`speller`): what `correct_typos` retrieves with, judges and hands the writer."""
+        from .shorthand import expand
+
+        return self.speller.correct(expand(text))
+
     def named_paper(self, text: str, strict: bool = False) -> str | None:
         """The paper whose own name (see `names`) the text holds as a word, exactly as written; the
         longest name when several ("Is Sequencer a top-25% paper?" -> the Sequencer paper).

@@ -4,10 +4,12 @@ People type questions the way they chat. An abstract says "parameters", "state-o
 "images", so BM25 cannot match the clipped forms, and the answerability decision reads "params" or
 "imgs" as a topic the collection lacks. Each entry here is a clipping that ML abstracts write out and
 that means one thing in ML chat; acronyms the abstracts use themselves (RL, NLP, LLM, GNN, ViT) are
-left alone ("LM" is written out: abstracts name "language models" first and the acronym after), as are ambiguous clippings ("ppl": people or perplexity; "gen": generation or
-generalization; "diff": difference or diffusion). Filler words ("tbh", "btw", "pls") are question
-words (rag.coverage.QUESTION_WORDS): they ask nothing. Applied with `correct_typos`, before the
-speller, to what `ask` retrieves with and judges and to `search` queries.
+left alone ("LM" is written out: abstracts name "language models" first and the acronym after), as
+are ambiguous clippings ("ppl": people or perplexity; "gen": generation or generalization; "diff":
+difference or diffusion). Filler words ("tbh", "btw", "pls") are question words
+(rag.coverage.QUESTION_WORDS): they ask nothing. Applied with `correct_typos`, before the speller
+(rag.listings.Listings.written), to what `ask` retrieves with, judges and quotes from, and to
+`search` queries.
 
     >>> expand("any sota lib w/ fewer params for seg on imgs w/o labels?")
     'any state-of-the-art library with fewer parameters for segmentation on images without labels?'
@@ -26,8 +28,9 @@ SHORTHAND = {
     "seg": "segmentation", "det": "detection", "arch": "architecture", "archs": "architectures", "lr": "learning rate",
     "bsz": "batch size", "approx": "approximately", "info": "information", "seq": "sequence", "seqs": "sequences",
     "toks": "tokens", "tok": "token", "emb": "embedding", "embs": "embeddings", "nn": "neural network",
-    "nns": "neural networks", "dl": "deep learning", "lm": "language model", "lms": "language models", "pretrain": "pretraining", "finetune": "fine-tune",
-    "finetuned": "fine-tuned", "finetuning": "fine-tuning", "hrs": "hours", "yr": "year", "yrs": "years",
+    "nns": "neural networks", "dl": "deep learning", "lm": "language model", "lms": "language models",
+    "pretrain": "pretraining", "finetune": "fine-tune", "finetuned": "fine-tuned", "finetuning": "fine-tuning",
+    "hrs": "hours", "yr": "year", "yrs": "years",
     "recog": "recognition", "feats": "features", "feat": "feature", "rep": "representation", "reps": "representations",
     "convs": "convolutions", "self-sup": "self-supervised", "neg": "negative", "attrs": "attributes", "attr": "attribute",
     "viz": "visualization", "env": "environment", "envs": "environments", "dims": "dimensions", "dim": "dimension",

@@ -28,7 +28,7 @@ from .answer_model import DEFAULT_MODEL, MODEL_FORMAT, REBUILD, Model, PairHead,
 from .chunking import split_sentences
 from .coverage import Scorer, asked_details, held_domains, named_domains, prime_terms, text_holds
 from .index import _bm25_tokenize
-from .question_parts import ASKS_LIST, asked_phrases, question_parts
+from .question_parts import ASKS_LIST, asked_phrases, guesses, question_parts
 from .types import Citation, Hit
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -75,6 +75,7 @@ FEATURES = (
     "ask_sal_top",        # sal_top_paper over the asking clauses only (rag.question_parts), context sentences left out
     "ask_lex_top",        # lex_top_paper over the asking clauses only
     "context_share",      # share (idf-weighted) of the salient terms that only the context sentences hold
+    "guess_missing",      # 1 - the best-held candidate answer the question offers (rag.question_parts.guesses); 0 when it offers none
 )
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-\.]*[A-Za-z0-9]|[A-Za-z0-9]")
 
@@ -263,6 +264,11 @@ def signals(question: str, hits: Sequence[Hit], col: Collection, qvec: np.ndarra
     focus = {t: sc.idf(t) for t in sc.terms(" ".join(asked)) if not sc.is_question_word(t)}
     f["focus_missing"] = 1.0 - _share(focus, paper_terms[0]) if focus else 0.0
     out.asked = [question_words(p) for p in asked]
+    # The asker's own candidates ("which simulator, MuJoCo or Meta-World?", "datasets like Cora"): when
+    # the paper the question is about names none of them, the asked value is seldom in its abstract.
+    held = [_share(g, paper_terms[0]) for g in ({t: sc.idf(t) for t in sc.terms(c) if not sc.is_question_word(t)}
+                                                for c in guesses(question)) if g]
+    f["guess_missing"] = 1.0 - max(held) if held else 0.0
     # -- retrieval scores and margins
     f["fused_top"] = hits[0].score
     f["fused_margin"] = hits[0].score - (hits[1].score if len(hits) > 1 else 0.0)

@@ -64,6 +64,55 @@ ASKS_LIST = re.compile(r"\b(?:which|what|any|all|list|name|show|find|give)\b.{0,
                        r"|\b(?:papers|works|studies|articles)\b.{0,30}\b(?:on|about|that|which|where|using|in)\b"
                        r"|\banything\b|\bwhich\s+ones\b", re.I)
 
+# Candidate answers the asker offers ("which simulator, MuJoCo or Meta-World?", "datasets like Cora",
+# "is DVS128 Gesture among them?", "- lrs3?"): short runs, split at "or", "and", commas and slashes.
+_GUESS = re.compile(r"\b(?:like|such as|say|e\.g\.,?|maybe|perhaps|for example|for instance|including|especially|probably|possibly)\s+"
+                    r"((?:[\w\-\./]+(?:\s*,\s*|\s+(?:or|and)\s+|\s*/\s*|\s+)?){1,6})", re.I)
+_AMONG = re.compile(r"\b(?:is|was|were|are)\s+((?:[\w\-\.]+\s+){1,4}?)(?:among|one of|included|in there|part of)\b", re.I)
+_ALT = re.compile(r"([\w\-\./]+(?:\s+[\w\-\./]+){0,2})\s+or\s+(?:just\s+|only\s+|maybe\s+)?([\w\-\./]+(?:\s+[\w\-\./]+){0,2})\s*\?", re.I)
+_TAIL = re.compile(r"(?:,|\s-|—|–)\s*([\w\-\./]+(?:\s+[\w\-\./]+)?)\s*\?")
+_SHORT = re.compile(r"(?:^|[?.!]\s+)([\w\-\./]+(?:\s+[\w\-\./]+)?)\s*\?")
+_NOT_GUESS = re.compile(r"^(?:what|which|who|how|why|when|where|whether|is|are|was|were|do|does|did|can|could|or|and|any|anyone|"
+                        r"anything|right|really|true|correct|ok|okay|yes|no|name|exactly|instead|too|then|again)\b", re.I)
+_SPLIT_GUESS = re.compile(r"\s*(?:,|/|\bor\b|\band\b)\s*", re.I)
+MAX_GUESS_WORDS = 3
+
+
+def guesses(question: str) -> list[str]:
+    """The candidate answers a question offers, as written (runs of at most MAX_GUESS_WORDS words).
+
+    >>> guesses("Which simulator hosted the robot tasks, MuJoCo or Meta-World?")
+    ['MuJoCo', 'Meta-World']
+    >>> guesses("Which graph datasets, like Cora or PubMed, were used?"), guesses("Is DVS128 Gesture among them?")
+    (['Cora', 'PubMed'], ['DVS128 Gesture'])
+    >>> guesses("geneface - which corpus for the motion generator, lrs3?"), guesses("Which paper introduces PIXEL?")
+    (['lrs3'], [])
+    >>> guesses("Does it split channels (e.g. color from lightness), or stay scale-invariant?")
+    []
+    >>> guesses("does it split channels (e.g. color from lightness)?")
+    []
+    """
+    question = re.sub(r"\([^)]*\)", " ", question)  # "(e.g. a tiger's stripes)": an aside describes, it offers no answer
+    runs: list[str] = []
+    for m in _GUESS.finditer(question):
+        runs += _SPLIT_GUESS.split(m.group(1))
+    for m in _AMONG.finditer(question):
+        runs += _SPLIT_GUESS.split(m.group(1))
+    for m in _ALT.finditer(question):
+        runs += [m.group(1), m.group(2)]
+    for pattern in (_TAIL, _SHORT):
+        runs += [m.group(1) for m in pattern.finditer(question)]
+    # A candidate names something (a capital or a digit: "Cora", "lrs3"), unless the asker writes all in
+    # lowercase; "or stays scale-invariant" and "like why generalization shows up" describe, they offer no answer.
+    lowercase = question == question.lower()
+    out: list[str] = []
+    for run in runs:
+        run = run.strip(" ,.-")
+        if (run and not _NOT_GUESS.match(run) and len(run.split()) <= MAX_GUESS_WORDS and run not in out
+                and (lowercase or re.search(r"[A-Z0-9]", run))):
+            out.append(run)
+    return out
+
 
 @dataclass(frozen=True)
 class Part:
@@ -187,4 +236,4 @@ def has_number(text: str) -> bool:
     return bool(NUMBER.search(text))
 
 
-__all__ = ["ASKS_LIST", "MAX_PARTS", "NAMES", "NUMBER", "Part", "QUANTITY", "asked_count", "asked_phrases", "has_number", "names_things", "question_parts"]
+__all__ = ["ASKS_LIST", "MAX_PARTS", "NAMES", "NUMBER", "Part", "QUANTITY", "asked_count", "asked_phrases", "guesses", "has_number", "names_things", "question_parts"]

@@ -154,6 +154,28 @@ def test_asking_clause_coverage_leaves_the_context_out(small):
     assert g["context_share"] == 0.0 and g["ask_sal_top"] == g["sal_top_paper"] and g["ask_lex_top"] == g["lex_top_paper"]
 
 
+@pytest.mark.parametrize("question, missing", [
+    ("Which benchmark did the graph networks for molecules reach state of the art on, QM9 or ZINC?", 0.0),  # QM9 is held
+    ("Which benchmark did the graph networks for molecules use, like ZINC or PCQM4M?", 1.0),  # it names neither
+    ("Which benchmark did the graph networks for molecules use?", 0.0),  # no candidate offered
+    ("Was QM9 among the benchmarks of the graph networks for molecules?", 0.0),
+    ("Were ZINC and PCQM4M among the benchmarks of the graph networks for molecules?", 1.0),
+    ("Which model did message passing on molecules beat (e.g. SchNet)?", 0.0),  # an aside describes: no candidate
+])
+def test_candidates_the_question_offers_that_the_top_paper_never_names(small, question, missing):
+    f, hits = _features(small, question)
+    assert hits[0].title == MOLECULES
+    assert f["guess_missing"] == pytest.approx(missing)
+
+
+def test_a_half_held_candidate_counts_its_held_share(small):
+    sc = small._get_collection().scorer
+    f, hits = _features(small, "Which benchmark did the graph networks for molecules use, say QM9 ZINC?")
+    assert hits[0].title == MOLECULES
+    w = {t: sc.idf(t) for t in ("qm9", "zinc")}
+    assert f["guess_missing"] == pytest.approx(w["zinc"] / sum(w.values()))
+
+
 def test_word_order_matters_for_bigrams_only(small):
     a, _ = _features(small, "memory queue")
     b, _ = _features(small, "queue memory")

@@ -15,6 +15,10 @@ question as asked.
     'model compression.'
     >>> subject("Which papers propose explainable recommender systems?")
     'Which papers propose explainable recommender systems?'
+    >>> subject("List the papers that study grokking, with one line each."), subject("Summarize PIXEL in two sentences.")
+    ('List the papers that study grokking.', 'Summarize PIXEL.')
+    >>> subject("Which papers use a line search, as bullet points?"), subject("Which paper encodes molecules as a table?")
+    ('Which papers use a line search?', 'Which paper encodes molecules as a table?')
 """
 from __future__ import annotations
 
@@ -58,9 +62,17 @@ _INTRO = re.compile(
     rf"|as\s+(?:a|an)\s+{_ROLE}{_PLACE}\s+(?=i\s)"
     rf"|i\s+(?:work\s+(?:at|for|in)|teach|run|manage|lead|own|coach)\s+(?:(?:a|an|the|our|my|of)\s+|{_W}\s+){{0,5}}{_W}{_PLACE}{_END}"
     rf")(?=\S)", re.I)
-# Closing frames: "... in simple terms", "..., briefly", "ELI5".
+# Closing frames: "... in simple terms", "..., briefly", "ELI5", and how the answer should look
+# ("with one line each", "in two sentences", "as bullet points", "with citations"): "line" or
+# "bullet" would otherwise be searched for ("List the papers that study grokking, with one line
+# each." put a "Touch-Line Transformer" first).
 _CLOSING = re.compile(r"(?:\s*,)?\s+(?:in\s+(?:simple|plain|layman'?s?|easy)\s+(?:terms|words|english|language)"
-                      r"|(?:very\s+)?(?:briefly|simply|concisely)|like\s+i'?m\s+(?:five|5)|eli5|(?:[,:]\s*)?tl\s*;?\s*dr)(?=\s*[.?!]*\s*$)", re.I)
+                      r"|(?:very\s+)?(?:briefly|simply|concisely)|like\s+i'?m\s+(?:five|5)|eli5|(?:[,:]\s*)?tl\s*;?\s*dr"
+                      r"|(?:with\s+|and\s+give\s+)?(?:one|a)\s+(?:short\s+)?(?:line|sentence|summary)\s+(?:each|per\s+(?:paper|item|one|result))"
+                      r"|(?:in|using)\s+(?:one|a|two|three|a\s+few|few|\d+)\s+(?:short\s+)?(?:sentences?|lines?|words|paragraphs?|bullets?)"
+                      r"|(?:in|as)\s+(?:a\s+)?(?:bullet(?:ed)?\s+(?:points?|list)|bullets|(?:short\s+)?list)"
+                      r"|with\s+(?:the\s+)?(?:citations|sources|references|links)"
+                      r"|(?:and\s+)?keep\s+it\s+(?:short|brief))(?=\s*[.?!]*\s*$)", re.I)
 
 
 def without_intro(question: str) -> str:

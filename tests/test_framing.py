@@ -29,7 +29,16 @@ SEEDS = Path(__file__).resolve().parent.parent / "data" / "seeds"
     ("TimesNet, tl;dr", "TimesNet"),
     ("Which paper should I read first to understand vision transformers?", "vision transformers?"),
     ("Where should I start to understand contrastive learning?", "contrastive learning?"),
+    # how the answer should look: "line", "sentence", "bullet" are no topic
+    ("List the papers that study grokking, with one line each.", "List the papers that study grokking."),
+    ("Summarize PIXEL in two sentences.", "Summarize PIXEL."),
+    ("Give me the papers on pruning as bullet points", "Give me the papers on pruning"),
+    ("Summarize the pruning papers, with citations.", "Summarize the pruning papers."),
+    ("Describe DINO and keep it short.", "Describe DINO."),
     # topic words that look like frames stay
+    ("Which papers use a line search?", "Which papers use a line search?"),
+    ("Which paper encodes molecules as a table?", "Which paper encodes molecules as a table?"),
+    ("Which paper writes one sentence per image?", "Which paper writes one sentence per image?"),
     ("Which papers propose explainable recommender systems?", "Which papers propose explainable recommender systems?"),
     ("Explain how many GPUs PIXEL used", "how many GPUs PIXEL used"),
     ("How do recommendation models explain their outputs?", "How do recommendation models explain their outputs?"),
@@ -62,6 +71,15 @@ def test_subject_takes_off_whole_frames_only(question, expected):
 def test_the_askers_self_introduction_is_taken_off(question, expected):
     assert subject(question) == expected
     assert without_intro(question) == expected or "rectified" in question
+
+
+def test_a_format_instruction_is_no_part_of_what_is_retrieved(assistant):
+    """"List the papers that study grokking, with one line each." put the "Touch-Line Transformer" first."""
+    plain = assistant.ask("List the papers that study grokking.")
+    asked = assistant.ask("List the papers that study grokking, with one line each.")
+    assert asked.query == plain.query and not asked.abstained
+    assert [c.title for c in asked.citations] == [c.title for c in plain.citations]
+    assert "grokking" in asked.citations[0].title.lower()
 
 
 def test_an_introduced_question_is_retrieved_and_judged_without_the_introduction(assistant):

@@ -15,6 +15,8 @@ question as asked.
     'model compression.'
     >>> subject("Which papers propose explainable recommender systems?")
     'Which papers propose explainable recommender systems?'
+    >>> subject("Walk me through how SPDER works."), subject("Which paper studies random walks through graphs?")
+    ('SPDER works.', 'Which paper studies random walks through graphs?')
     >>> subject("List the papers that study grokking, with one line each."), subject("Summarize PIXEL in two sentences.")
     ('List the papers that study grokking.', 'Summarize PIXEL.')
     >>> subject("Which papers use a line search, as bullet points?"), subject("Which paper encodes molecules as a table?")
@@ -32,6 +34,10 @@ _SOME = r"(?:me\s+)?(?:(?:a|an|one|some|the|any|two|three|a\s+few|a\s+couple\s+o
 _OPENING = re.compile(
     rf"^\s*{_PLEASE}(?:"
     rf"explain(?:\s+(?:to\s+me|briefly|simply|concisely))?(?:\s+(?:what|how|why)\b(?!\s+(?:many|much)))?"
+    rf"|(?:walk|talk|take)\s+me\s+through(?:\s+(?:what|how|why)\b(?!\s+(?:many|much)))?"
+    rf"|help\s+me\s+(?:understand|get|grasp)(?:\s+(?:what|how|why)\b(?!\s+(?:many|much)))?"
+    rf"|break\s+down(?:\s+for\s+me)?(?:\s+(?:what|how|why)\b(?!\s+(?:many|much)))?"
+    rf"|give\s+me\s+(?:a\s+)?(?:quick\s+|short\s+)?(?:rundown|run-down|primer|walkthrough|walk-through)\s+(?:of|on)"
     rf"|recommend\s+{_SOME}(?:papers?|works?|abstracts?|readings?|things?)(?:\s+(?:to|i\s+should|we\s+should|worth)\s+read(?:ing)?)?"
     rf"(?:\s+(?:on|about|for|regarding|covering|in))?"
     rf"|(?:suggest|point\s+me\s+to)\s+{_SOME}(?:papers?|works?|readings?)(?:\s+(?:to\s+read|worth\s+reading))?(?:\s+(?:on|about|for|regarding|in))?"

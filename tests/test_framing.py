@@ -29,6 +29,10 @@ SEEDS = Path(__file__).resolve().parent.parent / "data" / "seeds"
     ("TimesNet, tl;dr", "TimesNet"),
     ("Which paper should I read first to understand vision transformers?", "vision transformers?"),
     ("Where should I start to understand contrastive learning?", "contrastive learning?"),
+    ("Walk me through how SPDER works.", "SPDER works."),
+    ("Help me understand how DINO denoises anchor boxes.", "DINO denoises anchor boxes."),
+    ("Give me a quick rundown of the grokking papers.", "the grokking papers."),
+    ("Which paper studies random walks through graphs?", "Which paper studies random walks through graphs?"),
     # how the answer should look: "line", "sentence", "bullet" are no topic
     ("List the papers that study grokking, with one line each.", "List the papers that study grokking."),
     ("Summarize PIXEL in two sentences.", "Summarize PIXEL."),

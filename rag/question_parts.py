@@ -54,9 +54,15 @@ MAX_PARTS = 4
 # names none of them seldom answers: "What Dice scores did Neuralizer get?" finds Neuralizer's
 # abstract, which gives no Dice score (kind (c) of the answerability sets).
 _FOCUS = re.compile(r"\b(?:what|which|how\s+many|how\s+much)\s+((?:[\w\-\./%]+\s*){1,4})", re.I)
+# ... and what a request asks for: "Give me ResNeSt's ImageNet top-1 accuracy.", "Name the three
+# datasets ...", "I need the answer accuracy ..." (a request names what it wants right after its verb).
+_FOCUS_ASK = re.compile(r"(?:^|[.;!?]\s+)(?:please\s+)?(?:(?:can|could|would)\s+you\s+(?:please\s+)?)?"
+                        r"(?:(?:give|tell|show|name|list|report|state|find|send)\s+(?:me\s+|us\s+)?|i\s+(?:need|want)\s+(?:to\s+know\s+)?)"
+                        r"(?:the\s+|all\s+(?:the\s+)?|its\s+|their\s+)?(?!(?:me|us|what|which|who|whom|whose|how|why|when|where|whether)\b)"
+                        r"((?:[\w\-\./%']+\s*){1,4})", re.I)
 _FOCUS_STOP = frozenset("""did does do is are was were has have had can could would will be been the a an of in on for
 to with by and or from at as that this these those it its their they he she we you i into than then there here whose
-who whom when where why exactly actually roughly approximately about specific specifically kind kinds sort type
+who whom when where why whether if which what how exactly actually roughly approximately about specific specifically kind kinds sort type
 types""".split())
 # Asks for papers in the plural, or for anything on a topic ("Which papers ...", "any papers on X",
 # "Anything about liquid networks?"): one paper holding the topic answers it, the others may add to it.
@@ -168,9 +174,15 @@ def asked_phrases(question: str) -> list[str]:
     (['method'], ['papers'])
     >>> asked_phrases("What model size did they train?")
     ['model size']
+    >>> asked_phrases("Give me ResNeSt's ImageNet top-1 accuracy."), asked_phrases("Give me the paper that renders text as images.")
+    (["ResNeSt's ImageNet top-1 accuracy"], ['paper'])
+    >>> asked_phrases("I want the paper asking whether nets learn the same features."), asked_phrases("Which training budget?")
+    (['paper asking'], ['training budget'])
+    >>> asked_phrases("Tell me which baselines SAF beat."), asked_phrases("I need the frame rate it reaches.")
+    (['baselines SAF beat'], ['frame rate'])
     """
     out: list[str] = []
-    for m in _FOCUS.finditer(question):
+    for m in [*_FOCUS.finditer(question), *_FOCUS_ASK.finditer(question)]:
         words: list[str] = []
         for word in m.group(1).split():
             w = word.strip(",.?;:!()\"'")

@@ -116,6 +116,9 @@ def test_a_question_that_asks_for_papers_in_the_plural(small, question, asks):
     ("sparse attention long documents FID", 0.0),  # no wh-phrase: nothing asked for
     ("Which method builds a memory queue of negatives?", 0.0),  # "builds" is the verb of the ask, not what it asks for
     ("Which papers summon a memory queue of negatives?", 0.0),  # any word after a plural head
+    ("Give me the FID of the sparse attention pattern for long documents.", 1.0),  # a request asks too
+    ("Tell me the ROUGE improvement of the sparse attention pattern on arXiv.", 0.0),
+    ("Give me the paper with a sparse attention pattern for long documents.", 0.0),  # "paper": no detail asked
 ])
 def test_what_the_question_asks_for_that_the_top_paper_never_names(small, question, missing):
     f, hits = _features(small, question)

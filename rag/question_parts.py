@@ -8,6 +8,7 @@ A part is a clause that asks something: the question is split at coordinated wh-
 on which ...", "and roughly how many ...", "or what ..."), at semicolons and at question marks;
 context sentences that ask nothing ("I need this for a survey.") are no parts. A part that asks
 for a quantity ("how many", "by how much", "what percentage") prefers a sentence holding a number.
+`guesses` reads the candidate answers a question offers ("MuJoCo or Meta-World?", "like Cora").
 Purely lexical and cheap (regular expressions, microseconds): no model is involved.
 
     >>> [p.text for p in question_parts("By how much does it improve, and on which benchmark?")]
@@ -62,8 +63,8 @@ _FOCUS_ASK = re.compile(r"(?:^|[.;!?]\s+)(?:please\s+)?(?:(?:can|could|would)\s+
                         r"((?:[\w\-\./%']+\s*){1,4})", re.I)
 _FOCUS_STOP = frozenset("""did does do is are was were has have had can could would will be been the a an of in on for
 to with by and or from at as that this these those it its their they he she we you i into than then there here whose
-who whom when where why whether if which what how exactly actually roughly approximately about specific specifically kind kinds sort type
-types""".split())
+who whom when where why whether if which what how exactly actually roughly approximately about specific
+specifically kind kinds sort type types""".split())
 # Asks for papers in the plural, or for anything on a topic ("Which papers ...", "any papers on X",
 # "Anything about liquid networks?"): one paper holding the topic answers it, the others may add to it.
 ASKS_LIST = re.compile(r"\b(?:which|what|any|all|list|name|show|find|give)\b.{0,40}\b(?:papers|works|studies|articles)\b"

@@ -31,12 +31,13 @@ _PLEASE = (r"(?:(?:please|pls|hey|hi|ok|okay)[\s,]+)?(?:(?:can|could|would|will)
 _SOME = r"(?:me\s+)?(?:(?:a|an|one|some|the|any|two|three|a\s+few|a\s+couple\s+of)\s+)?(?:(?:good|great|key|relevant|useful|nice|recent|classic)\s+)?"
 # Opening frames: an imperative whose verb also names topics ("explain": explainability;
 # "recommend": recommender systems), with what follows it up to the subject.
+_WH = r"(?:\s+(?:what|how|why)\b(?!\s+(?:many|much)))?"  # "... how X works", not "... how many"
 _OPENING = re.compile(
     rf"^\s*{_PLEASE}(?:"
-    rf"explain(?:\s+(?:to\s+me|briefly|simply|concisely))?(?:\s+(?:what|how|why)\b(?!\s+(?:many|much)))?"
-    rf"|(?:walk|talk|take)\s+me\s+through(?:\s+(?:what|how|why)\b(?!\s+(?:many|much)))?"
-    rf"|help\s+me\s+(?:understand|get|grasp)(?:\s+(?:what|how|why)\b(?!\s+(?:many|much)))?"
-    rf"|break\s+down(?:\s+for\s+me)?(?:\s+(?:what|how|why)\b(?!\s+(?:many|much)))?"
+    rf"explain(?:\s+(?:to\s+me|briefly|simply|concisely))?{_WH}"
+    rf"|(?:walk|talk|take)\s+me\s+through{_WH}"
+    rf"|help\s+me\s+(?:understand|get|grasp){_WH}"
+    rf"|break\s+down(?:\s+for\s+me)?{_WH}"
     rf"|give\s+me\s+(?:a\s+)?(?:quick\s+|short\s+)?(?:rundown|run-down|primer|walkthrough|walk-through)\s+(?:of|on)"
     rf"|recommend\s+{_SOME}(?:papers?|works?|abstracts?|readings?|things?)(?:\s+(?:to|i\s+should|we\s+should|worth)\s+read(?:ing)?)?"
     rf"(?:\s+(?:on|about|for|regarding|covering|in))?"

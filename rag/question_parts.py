@@ -101,10 +101,8 @@ def guesses(question: str) -> list[str]:
     """
     question = re.sub(r"\([^)]*\)", " ", question)  # "(e.g. a tiger's stripes)": an aside describes, it offers no answer
     runs: list[str] = []
-    for m in _GUESS.finditer(question):
-        runs += _SPLIT_GUESS.split(m.group(1))
-    for m in _AMONG.finditer(question):
-        runs += _SPLIT_GUESS.split(m.group(1))
+    for pattern in (_GUESS, _AMONG):  # lists: "like Cora or PubMed", "were Cora and Citeseer among ..."
+        runs += [run for m in pattern.finditer(question) for run in _SPLIT_GUESS.split(m.group(1))]
     for m in _ALT.finditer(question):
         runs += [m.group(1), m.group(2)]
     for pattern in (_TAIL, _SHORT):

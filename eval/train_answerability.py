@@ -259,6 +259,8 @@ def _write_model(path: Path, m: dict[str, Any], items: list[dict[str, Any]], tra
                          "files": [{"path": str(Path(f).resolve().relative_to(EVAL_DIR.parent)) if Path(f).resolve().is_relative_to(EVAL_DIR.parent) else f,
                                     "sha256": file_sha256(Path(f))} for f in files],
                          "max_wrong_refusals": MAX_WRONG_REFUSALS, "C": C, "pair_C": PAIR_C, "scikit_learn": version("scikit-learn"),
+                         # the vector features move a little with these (the pinned case's tolerance); retrain after upgrading them
+                         "embedding_stack": {p: version(p) for p in ("onnxruntime", "transformers", "tokenizers", "sentence-transformers")},
                          "created": datetime.now(timezone.utc).isoformat(timespec="seconds")},
             "pinned": {"question": items[first]["question"], "features": dict(zip(FEATURES, X[first].tolist())), "probability": pinned_p},
             **extra}

@@ -10,11 +10,18 @@ or two letters swapped), found through a table of every collection word with one
 words with digits or hyphens are names ("TransE", "GPT-4"), never corrected, and a word with no
 close collection word stays as written (an absent topic is still absent).
 
+A name with digits or hyphens that no abstract writes as asked, but that the collection writes with
+its hyphens placed otherwise ("DINOv2" for "DINO-v2", "ResNet50" for "ResNet-50", "StyleGAN-2" for
+"StyleGAN2"), is written as the collection writes it most often: BM25 reads "ResNet-50" as "resnet"
+and "50" and "ResNet50" as one token "resnet50", so the asker's spelling would miss every paper.
+
     >>> s = Speller(["Diffusion models for image generation", "Contrastive learning efficiency"])
     >>> s.correct("wich papers use difusion models for image generaton")
     'wich papers use diffusion models for image generation'
     >>> s.correct("TransE embeddings for Difusion")
     'TransE embeddings for Difusion'
+    >>> Speller(["We fine-tune DINO-v2 and ResNet-50 on CIFAR-10."]).correct("dinov2 vs ResNet50 on CIFAR10, not GPT2")
+    'DINO-v2 vs ResNet-50 on CIFAR-10, not GPT2'
 """
 from __future__ import annotations
 
@@ -26,6 +33,8 @@ from .index import bm25_query_tokens
 
 _WORD = re.compile(r"(?<![\w\-'])[a-z]{5,}(?![\w\-'])")
 _TEXT_WORD = re.compile(r"[A-Za-z]+")
+# A name with digits or inner hyphens: "ResNet-50", "DINOv2", "state-of-the-art", "GPT-4".
+_NAME = re.compile(r"(?<![\w\-])(?:[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)+|[A-Za-z]+[0-9][A-Za-z0-9]*)(?![\w\-])")
 _SUFFIXES = ("s", "es", "ed", "d", "ing", "ly", "er", "ers", "ies", "ied", "ation", "ations")
 _ENGLISH: frozenset[str] | None = None
 
@@ -60,6 +69,10 @@ def _forms(word: str) -> set[str]:
     return out
 
 
+def _squashed(name: str) -> str:
+    return name.lower().replace("-", "")
+
+
 def _deletes(word: str) -> set[str]:
     return {word[:i] + word[i + 1:] for i in range(len(word))}
 
@@ -79,7 +92,14 @@ class Speller:
     """Corrects a question's typos to words of the given texts (the collection's titles and abstracts)."""
 
     def __init__(self, texts: Iterable[str]):
+        texts = list(texts)
         self.counts = Counter(w.lower() for t in texts for w in _TEXT_WORD.findall(t))
+        # Names by their letters and digits alone ("resnet50") -> how the collection writes them, and how often.
+        self.names: dict[str, Counter[str]] = {}
+        for t in texts:
+            for m in _NAME.finditer(t):
+                self.names.setdefault(_squashed(m.group(0)), Counter())[m.group(0)] += 1
+        self.written = {w.lower() for forms in self.names.values() for w in forms}
         self.stems = set(bm25_query_tokens(" ".join(self.counts)))
         self._by_delete: dict[str, list[str]] | None = None  # built at the first unknown word (~0.1 s for 500 abstracts)
 
@@ -96,8 +116,17 @@ class Speller:
         found = {c for k in keys for c in self._by_delete.get(k, ()) if _one_edit(word, c)}
         return max(found, key=lambda c: (self.counts[c], c)) if found else None
 
+    def name(self, word: str) -> str | None:
+        """How the collection writes the name `word` when it never writes it as given ("DINOv2" -> "DINO-v2"), or None."""
+        if word.lower() in self.written or not _NAME.fullmatch(word):
+            return None
+        forms = self.names.get(_squashed(word))
+        return max(forms, key=lambda w: (forms[w], w)) if forms else None
+
     def correct(self, text: str) -> str:
-        """`text` with each unknown lowercase word replaced by its suggestion (see the module doc)."""
+        """`text` with each name written as the collection writes it and each unknown lowercase word
+        replaced by its suggestion (see the module doc)."""
+        text = _NAME.sub(lambda m: self.name(m.group(0)) or m.group(0), text)
         english = english_words()
         if not english:
             return text

@@ -73,6 +73,36 @@ def test_search_corrects_typos_too(assistant):
     assert [h.paper_id for h in assistant.search("difusion models for tabluar data", k=5, correct_typos=False)] != fixed
 
 
+
+# ---- names written with their hyphens elsewhere ("DINOv2" / "DINO-v2") ------------------------------------------
+@pytest.mark.parametrize("text, written", [
+    ("dinov2 features", "DINO-v2 features"),            # the collection's form, case and hyphen
+    ("ResNet50 on CIFAR10", "ResNet-50 on CIFAR-10"),   # a hyphen the asker left out
+    ("StyleGAN-2 faces", "StyleGAN2 faces"),            # a hyphen the collection leaves out
+    ("GPT-4 and PaLM2", "GPT-4 and PaLM2"),             # names the collection never writes in any form stay
+    ("ResNet-50 and resnet-50", "ResNet-50 and resnet-50"),  # a form the collection writes stays as asked
+])
+def test_a_name_is_written_as_the_collection_writes_it(text, written):
+    s = Speller(["We fine-tune DINO-v2 and ResNet-50 on CIFAR-10 and CIFAR-10 again.", "StyleGAN2 and StyleGAN2 faces."])
+    assert s.correct(text) == written
+
+
+def test_the_most_frequent_form_wins_and_unknown_names_stay():
+    s = Speller(["CIFAR-10 and CIFAR-10 and CIFAR10.", "x-ray images"])
+    assert s.name("Cifar10") is None and s.name("cifar_10") is None  # "cifar10" is written (once): left alone
+    assert s.name("CiFAR10") is None and s.name("Cifar-10") is None  # a written form in any case is left alone
+    assert Speller(["CIFAR-10 and CIFAR-10 and CIFAR10-C."]).name("CIFAR10") == "CIFAR-10"
+    assert s.name("xray") is None and s.name("Xray-2") is None  # no digits or hyphen asked, or no such name
+
+
+def test_search_finds_a_name_written_with_other_hyphens(assistant):
+    """The collection writes "DINO-v2"; asked "DINOv2", BM25 would read one token no abstract holds."""
+    asked = [h.paper_id for h in assistant.search("one-pixel shift flips CLIP DINOv2 representations", k=3)]
+    assert asked == [h.paper_id for h in assistant.search("one-pixel shift flips CLIP DINO-v2 representations", k=3)]
+    assert "Lost in Translation" in assistant.paper(asked[0]).title
+    off = [h.paper_id for h in assistant.search("one-pixel shift flips CLIP DINOv2 representations", k=3, correct_typos=False)]
+    assert off != asked
+
 # ---- chat shorthand (rag.shorthand), applied with the speller -----------------------------------------------------
 @pytest.mark.parametrize("text, expanded", [
     ("how many params", "how many parameters"),

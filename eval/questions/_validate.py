@@ -167,6 +167,8 @@ def validate(files, seeds=DEFAULT_SEEDS, min_items=MIN_ITEMS, out=None):
     by_title = collections.defaultdict(list)
     for p in papers:
         by_title[p["title"]].append(p)
+        if " ".join(p["title"].split()) != p["title"]:  # a no-break space in a title ("Differential\u00a0Mechanism") also as a space
+            by_title[" ".join(p["title"].split())].append(p)
     per_page = collections.Counter(p["page"][:3] for p in papers)
     say("parsed papers per page:", dict(sorted(per_page.items())), "total", len(papers), "unique titles", len(by_title))
 

@@ -61,6 +61,14 @@ _FOCUS_ASK = re.compile(r"(?:^|[.;!?]\s+)(?:please\s+)?(?:(?:can|could|would)\s+
                         r"(?:(?:give|tell|show|name|list|report|state|find|send)\s+(?:me\s+|us\s+)?|i\s+(?:need|want)\s+(?:to\s+know\s+)?)"
                         r"(?:the\s+|all\s+(?:the\s+)?|its\s+|their\s+)?(?!(?:me|us|what|which|who|whom|whose|how|why|when|where|whether)\b)"
                         r"((?:[\w\-\./%']+\s*){1,4})", re.I)
+# ... and what a yes/no check asks for: "Do the MLP-Mixer authors give a concrete ImageNet top-1
+# accuracy?", "Does OBoW report a linear-probe accuracy?", "Are the image datasets named in ...?" (the
+# thing the paper would have to say; "say which ..." is a wh-phrase already).
+_FOCUS_YN = re.compile(r"\b(?:does|do|did|is|are|was|were)\b[^?.;!]{0,80}?\b(?:say|state|report|give|mention|specify|disclose|"
+                       r"list|name|provide|include|quote|publish)s?\s+(?:(?:a|an|the|any|its|their|exact|exactly|concrete|specific|"
+                       r"actual)\s+)*(?!(?:me|us|what|which|who|whom|whose|how|why|when|where|whether|if|that)\b)((?:[\w\-\./%']+\s*){1,4})"
+                       r"|^(?:are|is|were|was)\s+(?:the\s+|its\s+|their\s+|any\s+)?((?:[\w\-\./%']+\s+){1,3}?)"
+                       r"(?:named|reported|given|stated|listed|specified|mentioned|disclosed|described)\b", re.I)
 _FOCUS_STOP = frozenset("""did does do is are was were has have had can could would will be been the a an of in on for
 to with by and or from at as that this these those it its their they he she we you i into than then there here whose
 who whom when where why whether if which what how exactly actually roughly approximately about specific
@@ -179,11 +187,15 @@ def asked_phrases(question: str) -> list[str]:
     (['paper asking'], ['training budget'])
     >>> asked_phrases("Tell me which baselines SAF beat."), asked_phrases("I need the frame rate it reaches.")
     (['baselines SAF beat'], ['frame rate'])
+    >>> asked_phrases("Do the MLP-Mixer authors give a concrete ImageNet top-1 accuracy?")
+    ['ImageNet top-1 accuracy']
+    >>> asked_phrases("Are the image datasets named in the attribution paper?"), asked_phrases("Does it say which optimizer?")
+    (['image datasets'], ['optimizer'])
     """
     out: list[str] = []
-    for m in [*_FOCUS.finditer(question), *_FOCUS_ASK.finditer(question)]:
+    for m in [*_FOCUS.finditer(question), *_FOCUS_ASK.finditer(question), *_FOCUS_YN.finditer(question)]:
         words: list[str] = []
-        for word in m.group(1).split():
+        for word in (m.group(1) or m.group(2) or "").split() if m.re is _FOCUS_YN else m.group(1).split():
             w = word.strip(",.?;:!()\"'")
             if not w or w.lower() in _FOCUS_STOP or (len(words) == 1 and _verb_after_head(words[0], w)):
                 break

@@ -14,6 +14,8 @@ A name with digits or hyphens that no abstract writes as asked, but that the col
 its hyphens placed otherwise ("DINOv2" for "DINO-v2", "ResNet50" for "ResNet-50", "StyleGAN-2" for
 "StyleGAN2"), is written as the collection writes it most often: BM25 reads "ResNet-50" as "resnet"
 and "50" and "ResNet50" as one token "resnet50", so the asker's spelling would miss every paper.
+A name spoken with its number as a word, as a voice transcript writes it ("resnet fifty", "cifar
+ten", "top one", "f one", "three d"), is written the same way when the collection has that name.
 
     >>> s = Speller(["Diffusion models for image generation", "Contrastive learning efficiency"])
     >>> s.correct("wich papers use difusion models for image generaton")
@@ -22,6 +24,10 @@ and "50" and "ResNet50" as one token "resnet50", so the asker's spelling would m
     'TransE embeddings for Difusion'
     >>> Speller(["We fine-tune DINO-v2 and ResNet-50 on CIFAR-10."]).correct("dinov2 vs ResNet50 on CIFAR10, not GPT2")
     'DINO-v2 vs ResNet-50 on CIFAR-10, not GPT2'
+    >>> Speller(["We fine-tune ResNet-50 on CIFAR-10 for top-1 accuracy."]).correct("resnet fifty top one on cifar ten, phase one")
+    'ResNet-50 top-1 on CIFAR-10, phase one'
+    >>> Speller(["3D shapes"]).correct("three d shapes from two d views")
+    '3D shapes from two d views'
 """
 from __future__ import annotations
 
@@ -69,6 +75,15 @@ def _forms(word: str) -> set[str]:
     return out
 
 
+_NUMBERS = {w: str(i) for i, w in enumerate("""zero one two three four five six seven eight nine ten eleven twelve thirteen
+fourteen fifteen sixteen seventeen eighteen nineteen twenty""".split())}
+_NUMBERS.update({"thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90", "hundred": "100"})
+# A word and a spoken number after it ("resnet fifty"), or a spoken dimension ("three d").
+_SPOKEN = re.compile(rf"(?<![\w\-])([A-Za-z][A-Za-z0-9]*)\s+({'|'.join(_NUMBERS)})(?![\w\-])", re.I)
+_DIMENSION = re.compile(r"(?<![\w\-])[2-4][Dd](?![\w\-])")  # "3D", for a spoken "three d"
+_SPOKEN_D = re.compile(r"(?<![\w\-])(two|three|four)\s+d(?![\w\-'])", re.I)
+
+
 def _squashed(name: str) -> str:
     return name.lower().replace("-", "")
 
@@ -97,7 +112,7 @@ class Speller:
         # Names by their letters and digits alone ("resnet50") -> how the collection writes them, and how often.
         self.names: dict[str, Counter[str]] = {}
         for t in texts:
-            for m in _NAME.finditer(t):
+            for m in [*_NAME.finditer(t), *_DIMENSION.finditer(t)]:
                 self.names.setdefault(_squashed(m.group(0)), Counter())[m.group(0)] += 1
         self.written = {w.lower() for forms in self.names.values() for w in forms}
         self.stems = set(bm25_query_tokens(" ".join(self.counts)))
@@ -123,10 +138,17 @@ class Speller:
         forms = self.names.get(_squashed(word))
         return max(forms, key=lambda w: (forms[w], w)) if forms else None
 
+    def spoken(self, word: str, number: str, tail: str = "") -> str | None:
+        """The collection's name for a word with a spoken number ("resnet", "fifty" -> "ResNet-50"), or None."""
+        forms = self.names.get(_squashed(word) + _NUMBERS[number.lower()] + tail)
+        return max(forms, key=lambda w: (forms[w], w)) if forms else None
+
     def correct(self, text: str) -> str:
         """`text` with each name written as the collection writes it and each unknown lowercase word
         replaced by its suggestion (see the module doc)."""
         text = _NAME.sub(lambda m: self.name(m.group(0)) or m.group(0), text)
+        text = _SPOKEN.sub(lambda m: self.spoken(m.group(1), m.group(2)) or m.group(0), text)
+        text = _SPOKEN_D.sub(lambda m: self.spoken("", m.group(1), "d") or m.group(0), text)
         english = english_words()
         if not english:
             return text

@@ -119,6 +119,9 @@ def test_a_question_that_asks_for_papers_in_the_plural(small, question, asks):
     ("Give me the FID of the sparse attention pattern for long documents.", 1.0),  # a request asks too
     ("Tell me the ROUGE improvement of the sparse attention pattern on arXiv.", 0.0),
     ("Give me the paper with a sparse attention pattern for long documents.", 0.0),  # "paper": no detail asked
+    ("Does the sparse attention paper for long documents report an FID?", 1.0),  # a yes/no check asks too
+    ("Does the sparse attention paper for long documents report a ROUGE improvement?", 0.0),
+    ("Is the FID stated in the sparse attention paper for long documents?", 1.0),  # ... and in the passive
 ])
 def test_what_the_question_asks_for_that_the_top_paper_never_names(small, question, missing):
     f, hits = _features(small, question)

@@ -87,6 +87,17 @@ def test_a_name_is_written_as_the_collection_writes_it(text, written):
     assert s.correct(text) == written
 
 
+@pytest.mark.parametrize("text, written", [
+    ("resnet fifty on cifar ten", "ResNet-50 on CIFAR-10"),      # a voice transcript's spoken numbers
+    ("top one accuracy, f one score", "top-1 accuracy, F1 score"),
+    ("three d shapes", "3D shapes"),
+    ("phase one and two d maps and gpt two", "phase one and two d maps and gpt two"),  # names the collection lacks stay
+])
+def test_a_spoken_number_after_a_name_is_written_as_the_collection_writes_the_name(text, written):
+    s = Speller(["We fine-tune ResNet-50 on CIFAR-10 and report top-1 accuracy and the F1 of 3D shapes."])
+    assert s.correct(text) == written
+
+
 def test_the_most_frequent_form_wins_and_unknown_names_stay():
     s = Speller(["CIFAR-10 and CIFAR-10 and CIFAR10.", "x-ray images"])
     assert s.name("Cifar10") is None and s.name("cifar_10") is None  # "cifar10" is written (once): left alone

@@ -49,6 +49,11 @@ _NAMED = re.compile(r"(?<!^)(?<![.!?]\s)\b(?:[A-Z][a-z]+[A-Z0-9][\w\-]*|[A-Z]{2,
 NUMBER = re.compile(r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|fifty|"
                     r"hundred|hundreds|thousand|thousands|million|millions|billion|billions|twice|double|half|"
                     r"fold|percent)\b", re.I)
+# An amount stated in an abstract: a number standing alone, with at most a short unit ("87.8%", "5 FPS",
+# "86M", "10x"; not the digits of a name such as "GPT-2", "ResNet-50", "3x3"), or a number word.
+AMOUNT = re.compile(r"(?<![A-Za-z\-\d.])\d+(?:[.,]\d+)*(?:[A-Za-z%×]{0,3})(?![A-Za-z\d])|\b(?:two|three|four|five|six|seven|"
+                    r"eight|nine|ten|eleven|twelve|twenty|thirty|fifty|hundred|hundreds|thousand|thousands|million|millions|"
+                    r"billion|billions|twice|double|half|fold|percent)\b", re.I)
 MAX_PARTS = 4
 # What a wh-phrase asks for: the words after "what" / "which" / "how many" / "how much", up to the
 # first function word ("what frame rate did ...", "which exact backbone gave ..."). An abstract that
@@ -259,4 +264,4 @@ def has_number(text: str) -> bool:
     return bool(NUMBER.search(text))
 
 
-__all__ = ["ASKS_LIST", "MAX_PARTS", "NAMES", "NUMBER", "Part", "QUANTITY", "asked_count", "asked_phrases", "guesses", "has_number", "names_things", "question_parts"]
+__all__ = ["AMOUNT", "ASKS_LIST", "MAX_PARTS", "NAMES", "NUMBER", "Part", "QUANTITY", "asked_count", "asked_phrases", "guesses", "has_number", "names_things", "question_parts"]

@@ -132,6 +132,18 @@ def test_what_the_question_asks_for_that_the_top_paper_never_names(small, questi
     assert f["focus_missing"] == pytest.approx(missing)
 
 
+@pytest.mark.parametrize("question, missing", [
+    ("How many layers does the message passing network for molecular property prediction use?", 1.0),  # QM9 is no amount
+    ("What accuracy does message passing reach on QM9 for molecular properties?", 1.0),
+    ("Which paper studies message passing networks for molecular property prediction?", 0.0),  # no amount asked
+    ("How much cheaper is contrastive pretraining on a budget?", 0.0),  # "3x cheaper" states one
+    ("By how much does sparse attention improve ROUGE on arXiv?", 0.0),  # "2 points"
+])
+def test_an_amount_asked_of_a_paper_that_states_none(small, question, missing):
+    f, _ = _features(small, question)
+    assert f["number_missing"] == missing
+
+
 @pytest.mark.parametrize("question, detail, domain", [
     ("Our lab has few GPUs and works with videos. Which paper uses a memory queue of negatives?", 0.0, 0.0),  # context only
     ("Which paper uses a memory queue of negatives, and how many GPUs did it need?", 1.0, 0.0),

@@ -98,7 +98,7 @@ def _styles(validator, paths):
 def test_shipped_style_sets_pass_the_validator(validator):
     paths = sorted(STYLE_DIR.glob("*.jsonl"))
     fitted = ("long", "terse", "conversational", "student", "practitioner", "factcheck", "nonnative", "newcomer", "chat", "skeptic",
-              "request", "constraint", "spoken", "yesno")
+              "request", "constraint", "spoken", "yesno", "citeseek", "howto")
     assert {p.stem for p in paths} == set(fitted)
     errors, _ = _styles(validator, paths)
     assert errors == []

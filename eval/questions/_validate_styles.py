@@ -28,7 +28,7 @@ import os
 import re
 
 # Hard word-count bounds per style. "student", "practitioner", "factcheck", "nonnative", "newcomer", "chat",
-# "skeptic", "request", "constraint", "spoken" and "yesno" are fitted styles (dev and test parts, in styles/); "novice",
+# "skeptic", "request", "constraint", "spoken", "yesno", "citeseek" and "howto" are fitted styles (dev and test parts, in styles/); "novice",
 # "expert", "reviewer", "outsider" and "informal" are held-out styles of eval/questions/heldout/
 # (test only, never fitted on).
 STYLES = {"long": (20, 80), "terse": (2, 10), "conversational": (6, 40), "student": (6, 45),
@@ -36,12 +36,14 @@ STYLES = {"long": (20, 80), "terse": (2, 10), "conversational": (6, 40), "studen
           "outsider": (8, 55), "reviewer": (6, 45), "informal": (3, 35),
           "newcomer": (8, 55), "chat": (3, 35), "skeptic": (6, 45),
           "request": (4, 50), "constraint": (8, 50), "spoken": (5, 45), "yesno": (5, 40),
+          "citeseek": (8, 60), "howto": (4, 40),
           "novice": (6, 40), "expert": (4, 40)}
 TARGET_WORDS = {"long": (30, 60), "terse": (3, 8), "conversational": (10, 30), "student": (8, 35),
                 "practitioner": (12, 40), "factcheck": (8, 30), "nonnative": (8, 30),
                 "outsider": (10, 40), "reviewer": (8, 30), "informal": (4, 20),
                 "newcomer": (10, 40), "chat": (4, 20), "skeptic": (8, 30),
                 "request": (6, 30), "constraint": (12, 35), "spoken": (8, 30), "yesno": (8, 28),
+                "citeseek": (12, 40), "howto": (6, 25),
                 "novice": (8, 35), "expert": (6, 25)}  # outside: a warning
 KINDS = {"absent", "unjoined", "unstated"}
 TYPES = {"factoid", "which_paper", "multi_paper", "metadata", "unanswerable"}

@@ -259,9 +259,18 @@ def names_things(text: str) -> bool:
     return bool(_NAMED.search(text.strip()))
 
 
+def named_things(text: str) -> set[str]:
+    """The names a sentence holds, as `names_things` finds them (not its first word).
+
+    >>> sorted(named_things("We test on the Iris dataset and on CIFAR-10."))
+    ['CIFAR-10', 'Iris']
+    """
+    return {m.group(0) for m in _NAMED.finditer(text.strip())}
+
+
 def has_number(text: str) -> bool:
     """Whether a sentence states an amount (digits or a number word)."""
     return bool(NUMBER.search(text))
 
 
-__all__ = ["AMOUNT", "ASKS_LIST", "MAX_PARTS", "NAMES", "NUMBER", "Part", "QUANTITY", "asked_count", "asked_phrases", "guesses", "has_number", "names_things", "question_parts"]
+__all__ = ["AMOUNT", "ASKS_LIST", "MAX_PARTS", "NAMES", "NUMBER", "Part", "QUANTITY", "asked_count", "asked_phrases", "guesses", "has_number", "named_things", "names_things", "question_parts"]

@@ -144,6 +144,17 @@ def test_an_amount_asked_of_a_paper_that_states_none(small, question, missing):
     assert f["number_missing"] == missing
 
 
+@pytest.mark.parametrize("question, missing", [
+    ("Which datasets does contrastive pretraining on a budget with a memory queue evaluate on?", 1.0),  # its abstract names nothing
+    ("Which dataset does the message passing network for molecular property prediction use?", 0.0),  # "QM9"
+    ("Besides QM9, which dataset does the message passing network for molecular property prediction use?", 1.0),  # QM9 is asked
+    ("Which paper studies message passing networks for molecular property prediction?", 0.0),  # no named things asked
+])
+def test_named_things_asked_of_a_paper_that_names_none(small, question, missing):
+    f, hits = _features(small, question)
+    assert f["names_missing"] == missing
+
+
 @pytest.mark.parametrize("question, detail, domain", [
     ("Our lab has few GPUs and works with videos. Which paper uses a memory queue of negatives?", 0.0, 0.0),  # context only
     ("Which paper uses a memory queue of negatives, and how many GPUs did it need?", 1.0, 0.0),

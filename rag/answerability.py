@@ -138,9 +138,12 @@ class Collection:
         for (pid, _), t in zip(spans, prime_terms([text for _, text in spans] + [p.title for p in index.papers.values()])):
             self.sentence_terms.setdefault(pid, []).append(t | self.title_terms[pid])
         self.states_amount = {pid: bool(AMOUNT.search(p.abstract)) for pid, p in index.papers.items()}
-        self.names: dict[str, frozenset[str]] = {pid: frozenset() for pid in pids}  # lowercased names each abstract's sentences hold
+        # The names (lowercased) each abstract's sentences hold beyond its title's words (`names_missing`).
+        names: dict[str, set[str]] = {}
         for pid, text in spans:
-            self.names[pid] = self.names[pid] | {n.lower() for n in named_things(text)}
+            names.setdefault(pid, set()).update(n.lower() for n in named_things(text))
+        self.new_names = {pid: frozenset(names.get(pid, set()) - {w.lower() for w in _WORD.findall(p.title)})
+                          for pid, p in index.papers.items()}
         self.postings: dict[str, set[str]] = {}
         for pid, terms in self.paper_terms.items():
             for t in terms:
@@ -264,9 +267,8 @@ def signals(question: str, hits: Sequence[Hit], col: Collection, qvec: np.ndarra
     # leave-one-style-out mean 0.851 -> 0.857, worst 0.786 -> 0.794; "no sentence holding the asked
     # noun names anything" fired on 16 answerable questions to this one's 2).
     if any(p.names for p in parts):
-        known = {w.lower() for w in _WORD.findall(f"{question} {col.index.papers[hits[0].paper_id].title}")} \
-            if hits[0].paper_id in col.index.papers else set()
-        f["names_missing"] = float(not (col.names.get(hits[0].paper_id, frozenset()) - known))
+        asked = {w.lower() for w in _WORD.findall(question)}
+        f["names_missing"] = float(not (col.new_names.get(hits[0].paper_id, frozenset()) - asked))
     f["detail_missing"] = float(any(not text_holds(d, paper_terms[0], top_bigrams) for d in asked_details(asking)))
     f["domain_missing"] = float(bool(named_domains(asking) - held_domains(paper_terms[0], top_bigrams)))
     # The top paper's coverage of the asking clauses, and the rare weight only the context holds: a long

@@ -200,7 +200,7 @@ def asked_phrases(question: str) -> list[str]:
     out: list[str] = []
     for m in [*_FOCUS.finditer(question), *_FOCUS_ASK.finditer(question), *_FOCUS_YN.finditer(question)]:
         words: list[str] = []
-        for word in (m.group(1) or m.group(2) or "").split() if m.re is _FOCUS_YN else m.group(1).split():
+        for word in next((g for g in m.groups() if g), "").split():  # _FOCUS_YN's passive form is its second group
             w = word.strip(",.?;:!()\"'")
             if not w or w.lower() in _FOCUS_STOP or (len(words) == 1 and _verb_after_head(words[0], w)):
                 break

@@ -135,12 +135,14 @@ class Speller:
         """How the collection writes the name `word` when it never writes it as given ("DINOv2" -> "DINO-v2"), or None."""
         if word.lower() in self.written or not _NAME.fullmatch(word):
             return None
-        forms = self.names.get(_squashed(word))
-        return max(forms, key=lambda w: (forms[w], w)) if forms else None
+        return self._most_written(_squashed(word))
 
     def spoken(self, word: str, number: str, tail: str = "") -> str | None:
         """The collection's name for a word with a spoken number ("resnet", "fifty" -> "ResNet-50"), or None."""
-        forms = self.names.get(_squashed(word) + _NUMBERS[number.lower()] + tail)
+        return self._most_written(_squashed(word) + _NUMBERS[number.lower()] + tail)
+
+    def _most_written(self, squashed: str) -> str | None:
+        forms = self.names.get(squashed)
         return max(forms, key=lambda w: (forms[w], w)) if forms else None
 
     def correct(self, text: str) -> str:

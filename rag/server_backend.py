@@ -22,6 +22,7 @@ later is used from the next question on.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Iterator
@@ -35,6 +36,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_SERVER_CONTEXT = 4096
 ESTIMATE = "estimate"
+# How servers refuse a prompt longer than the model's window: transformers serve ("The prompt has N tokens, but the
+# model takes at most M ... --max-model-len"), vLLM ("maximum context length is M tokens"), llama.cpp, OpenAI.
+_TOO_LONG = re.compile(r"max-model-len|context (?:length|window|size)|maximum context|prompt (?:has|is|too)\b.*tokens"
+                       r"|exceeds? .*tokens|too (?:long|many tokens)", re.I)
 
 
 def host_of(url: str | None) -> str | None:
@@ -122,8 +127,15 @@ def describe_failure(exc: BaseException, host: str | None, timeout: float | None
         return f"{where} is not reachable ({one_line(cause, 120)}): start it, or check llm_base_url"
     if names & {"APIStatusError", "HTTPStatusError"}:
         status = getattr(exc, "status_code", None) or getattr(getattr(exc, "response", None), "status_code", None)
-        hint = f"; check that the server has the model {model!r} (llm_model)" if status in (400, 404) else ""
-        return f"{where} answered with an error (HTTP {status}: {_error_detail(exc)}){hint}"
+        detail = _error_detail(exc)
+        if status in (400, 413, 422) and _TOO_LONG.search(detail):
+            hint = ("; the prompt is longer than the model's window: set llm_context (RAG_LLM_CONTEXT) to it, "
+                    "or llm_tokenizer to the model's tokenizer, and the prompt is cut to fit")
+        elif status in (400, 404):
+            hint = f"; check that the server has the model {model!r} (llm_model)"
+        else:
+            hint = ""
+        return f"{where} answered with an error (HTTP {status}: {detail}){hint}"
     return f"{where} failed while answering ({type(exc).__name__}: {one_line(exc, 160)})"
 
 
@@ -151,7 +163,9 @@ class ServerGenerator(ChatGenerator):
     def _configured(self, max_new_tokens: int, temperature: float) -> tuple[Any, dict[str, Any]]:
         """The LLM and call arguments that make this question's max_new_tokens and temperature apply."""
         if self._openai:  # sent as request fields (the object's own max_tokens, when set, wins: leave it None)
-            return self.llm, {"max_tokens": max_new_tokens, "temperature": temperature}
+            # include_usage: OpenAI-compatible servers stream token counts only when asked (transformers serve >= 5.25)
+            return self.llm, {"max_tokens": max_new_tokens, "temperature": temperature,
+                              "stream_options": {"include_usage": True}}
         fields = getattr(type(self.llm), "model_fields", {})
         update = {f: v for f, v in (("temperature", temperature), ("max_new_tokens", max_new_tokens),
                                     ("max_tokens", max_new_tokens)) if f in fields}

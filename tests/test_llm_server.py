@@ -30,13 +30,16 @@ NTK_Q = "What attack success rate do the NTK-designed poisons reach?"
 NTK = "Few-shot Backdoor Attacks via Neural Tangent Kernels"
 RAG = str(Path(sys.executable).parent / "rag")
 MAX_NEW = 24
+# The served tiny model's context: long enough for llama-index's CitationQueryEngine template (~780 tiny-tokenizer
+# tokens), short enough that our full prompt (~1,160 tokens) must be cut to fit it.
+SERVED_CONTEXT = 1024
 
 
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory) -> Path:
     """The tiny model, with do_sample in its generation config as real chat models ship it (Qwen2.5 does):
     `transformers serve` samples only then, and a request's temperature 0 turns sampling off."""
-    path = build_tiny_llm(tmp_path_factory.mktemp("tiny-served") / "tiny")
+    path = build_tiny_llm(tmp_path_factory.mktemp("tiny-served") / "tiny", max_positions=SERVED_CONTEXT)
     config = json.loads((path / "generation_config.json").read_text())
     (path / "generation_config.json").write_text(json.dumps({**config, "do_sample": True}))
     return path
@@ -89,7 +92,7 @@ def test_ask_through_the_server_names_the_model_and_host(server_assistant, serve
     _check_cited(answer, server_assistant)
     stats = _generator(server_assistant).last_stats
     # llm_model is the served folder: its tokenizer is at hand, so our count is the server's own
-    assert stats["prompt_tokens"] == stats["server_prompt_tokens"] <= 512 - MAX_NEW
+    assert stats["prompt_tokens"] == stats["server_prompt_tokens"] <= SERVED_CONTEXT - MAX_NEW
     assert 0 < stats["new_tokens"] <= MAX_NEW and stats["first_token_s"] > 0
 
 
@@ -118,12 +121,13 @@ def test_per_question_options_apply_to_that_question_only(server_assistant):
 
 
 def test_estimated_budget_counts_from_above(server_assistant):
-    answer = server_assistant.ask(NTK_Q, llm_tokenizer="estimate", llm_context=4096)
-    assert answer.generator == "llm" and not any("extractive" in w for w in answer.warnings)
-    gen = _generator(server_assistant, llm_tokenizer="estimate", llm_context=4096)
+    # the served model's own window: an estimate from above keeps the prompt inside it
+    answer = server_assistant.ask(NTK_Q, llm_tokenizer="estimate", llm_context=SERVED_CONTEXT)
+    assert answer.generator == "llm" and not any("extractive" in w for w in answer.warnings), answer.warnings
+    gen = _generator(server_assistant, llm_tokenizer="estimate", llm_context=SERVED_CONTEXT)
     assert not gen.builder.exact
     stats = gen.last_stats
-    assert stats["server_prompt_tokens"] <= stats["prompt_tokens"] <= 4096 - MAX_NEW
+    assert stats["server_prompt_tokens"] <= stats["prompt_tokens"] <= SERVED_CONTEXT - MAX_NEW
 
 
 # ---- failures: labelled extractive answers -------------------------------------------------------------
@@ -171,6 +175,14 @@ def test_a_wrong_model_name_gives_the_servers_error_in_the_label(full_settings, 
     finally:
         a.close()
     _assert_fallback(answer, f"the model server at {served.host} answered with an error (HTTP 4", "'no-such-model'", "llm_model")
+
+
+def test_a_context_set_longer_than_the_servers_says_how_to_fit_the_prompt(server_assistant, served):
+    answer = server_assistant.ask(NTK_Q, llm_tokenizer="estimate", llm_context=4 * SERVED_CONTEXT)
+    _assert_fallback(answer, f"the model server at {served.host} answered with an error (HTTP 400", "tokens",
+                     "set llm_context (RAG_LLM_CONTEXT)")
+    assert "llm_model" not in answer.warnings[0], "the model is there: the prompt is what the server refused"
+    assert server_assistant.ask(NTK_Q).generator == "llm", "the next question, with the true window, is answered"
 
 
 def test_ui_footer_shows_the_fallback_reason(full_settings):
@@ -235,7 +247,7 @@ def test_a_llama_index_llm_object_writes_the_answers(full_settings, served):
     from llama_index.llms.openai_like import OpenAILike
 
     llm = OpenAILike(model=served.model, api_base=served.base_url, api_key="none", is_chat_model=True, max_retries=0,
-                     context_window=512, timeout=30)
+                     context_window=SERVED_CONTEXT, timeout=30)
     a = Assistant(full_settings.with_options(max_new_tokens=MAX_NEW), llm=llm)
     try:
         answer = a.ask(NTK_Q)
@@ -276,15 +288,26 @@ def test_rag_retriever_in_llama_indexs_query_engines(assistant, served):
     nodes = retriever.retrieve(NTK_Q)
     assert len(nodes) == 3 and all(isinstance(n, NodeWithScore) for n in nodes)
     _check_gold_node(nodes, assistant)
-    llm = OpenAILike(model=served.model, api_base=served.base_url, api_key="none", is_chat_model=True, max_retries=0,
-                     context_window=4096, max_tokens=8, timeout=30)
-    engines = [(CitationQueryEngine(retriever=retriever, llm=llm), True), (RetrieverQueryEngine.from_args(retriever, llm=llm), False),
-               (query_engine(llm, retriever), True), (query_engine(llm, retriever, citations=False), False)]
-    assert isinstance(engines[2][0], CitationQueryEngine) and isinstance(engines[3][0], RetrieverQueryEngine)
-    for engine, cited in engines:
-        response = engine.query(NTK_Q)
-        assert str(response).strip(), "the served model wrote the response"
-        _check_gold_node(response.source_nodes, assistant, cited)
+    import llama_index.core
+    from llama_index.core import Settings as LlamaSettings
+    from transformers import AutoTokenizer
+
+    # The served model's true window and its tokenizer, set the way llama-index users set them, so that
+    # llama-index packs the nodes into prompts that fit (transformers serve >= 5.25 refuses a longer prompt).
+    before = llama_index.core.global_tokenizer
+    LlamaSettings.tokenizer = AutoTokenizer.from_pretrained(served.model)
+    try:
+        llm = OpenAILike(model=served.model, api_base=served.base_url, api_key="none", is_chat_model=True, max_retries=0,
+                         context_window=SERVED_CONTEXT, max_tokens=8, timeout=30)
+        engines = [(CitationQueryEngine(retriever=retriever, llm=llm), True), (RetrieverQueryEngine.from_args(retriever, llm=llm), False),
+                   (query_engine(llm, retriever), True), (query_engine(llm, retriever, citations=False), False)]
+        assert isinstance(engines[2][0], CitationQueryEngine) and isinstance(engines[3][0], RetrieverQueryEngine)
+        for engine, cited in engines:
+            response = engine.query(NTK_Q)
+            assert str(response).strip(), "the served model wrote the response"
+            _check_gold_node(response.source_nodes, assistant, cited)
+    finally:
+        llama_index.core.global_tokenizer = before
 
 
 def test_rag_retriever_with_no_arguments_uses_the_default_assistant(full_settings, monkeypatch):

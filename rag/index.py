@@ -4,8 +4,8 @@ Layout, one folder per (corpus, embedding model and backend), so vectors of two 
 
     <index_dir>/<corpus>__<model>__<backend>/
         CURRENT              name of the live version folder (replaced atomically)
-        v-<time>-<rand>/     manifest.json, papers.jsonl, chunks.jsonl, bm25/, sentences.npz (rag.sentences),
-                             and chroma/ (local store)
+        v-<time>-<rand>/     manifest.json, papers.jsonl, chunks.jsonl, bm25/, sentence_keys.npy and
+                             sentence_vectors.npy (rag.sentences), and chroma/ (local store)
 
 The vectors live in a local Chroma store inside the version folder, or, in server mode, in a
 collection of that version's own on a Chroma server (rag/store.py). Either way the records and the
@@ -314,7 +314,8 @@ def build_index(settings: Settings, corpus: Corpus, embedder_factory: Callable[[
                 raise IndexMismatchError(f"index at {live} was built with {old_manifest.get('embedder')!r}, settings ask for {embedder_identity(settings)!r}: {REBUILD_HINT}")
             if live is not None and _same_shape(old_manifest, shape_of(settings, corpus)):
                 if sentences.load(live, corpus.papers) is None:  # a version an older release built: add them in place
-                    added = sentences.write(live, corpus.papers, embedder_factory().embed)
+                    embedder = embedder_factory()
+                    added = sentences.write(live, corpus.papers, embedder.embed, embedder.dim, progress=progress)
                     log.warning("added the sentence vectors of %d texts to %s", added, live.name)
                 return BuildReport(live, len(corpus), int(old_manifest.get("chunks", 0)), 0, 0, True, False,
                                    time.perf_counter() - started, list(corpus.warnings), list(corpus.merges), store.describe())
@@ -339,7 +340,7 @@ def build_index(settings: Settings, corpus: Corpus, embedder_factory: Callable[[
             added, removed, n_chunks, max_tokens = _write_version(version, corpus, embedder, settings, store, reuse,
                                                                   old_manifest, old_ids, progress, timings)
             with _timed(timings, "sentences"):  # the answerability signals' sentence and title vectors (rag.sentences)
-                sentences.write(version, corpus.papers, embedder.embed, reuse=live)
+                sentences.write(version, corpus.papers, embedder.embed, embedder.dim, reuse=live, progress=progress)
             manifest = {**shape_of(settings, corpus), "dim": embedder.dim, "max_tokens": max_tokens,
                         "papers": len(corpus), "chunks": n_chunks, "corpus_name": settings.resolved_corpus_name,
                         "embed_model": settings.embed_model, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),

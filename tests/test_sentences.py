@@ -49,15 +49,33 @@ def test_build_stores_a_vector_per_sentence_and_title(small_settings):
     version, papers = _papers(small_settings)
     sv = S.load(version, papers)
     assert sv is not None
+    assert isinstance(sv.vectors, np.memmap) and sv.vectors.dtype == np.float16, "mapped, not read into memory"
     embedder = load_embedder(small_settings)
     for p in papers:
         texts = [p.abstract[a:b] for a, b in split_sentences(p.abstract)]
         rows = sv.paper_rows[p.paper_id]
         assert len(rows) == len(texts) == 3
+        stored = np.asarray(sv.vectors[rows], dtype=np.float32)
         # the same text's vector, up to float16 storage and the int8 model's batch-dependent activation scales
-        assert np.einsum("ij,ij->i", sv.vectors[rows], embedder.embed(texts)).min() > 0.98
-        assert float(sv.titles[sv.paper_pos[p.paper_id]] @ embedder.embed([p.title])[0]) > 0.98
-        assert np.abs(np.linalg.norm(sv.vectors[rows], axis=1) - 1).max() < 1e-2
+        assert np.einsum("ij,ij->i", stored, embedder.embed(texts)).min() > 0.98
+        assert np.abs(np.linalg.norm(stored, axis=1) - 1).max() < 1e-2
+        title = embedder.embed([p.title])[0]
+        assert sv.title(p.paper_id, title) > 0.98
+        assert sv.best_sentence(p.paper_id, embedder.embed([texts[1]])[0]) > 0.98
+
+
+def test_the_build_reports_the_sentence_step_and_a_large_one_goes_in_blocks(small_settings, monkeypatch):
+    monkeypatch.setattr(S, "BLOCK", 4)  # 9 sentences and 3 titles: three blocks
+    seen = []
+    report = build_index(small_settings, load_corpus(small_settings.corpus_paths), lambda: load_embedder(small_settings),
+                         progress=lambda stage, done, total: seen.append((done, total)) if stage == "sentences" else None)
+    assert seen[0] == (0, 12) and seen[-1] == (12, 12) and [d for d, _ in seen] == sorted(d for d, _ in seen)
+    version, papers = _papers(small_settings)
+    monkeypatch.setattr(S, "BLOCK", 16384)
+    one_call = S.vectors_for(version / "elsewhere", papers, load_embedder(small_settings).embed)
+    stored = np.asarray(S.load(version, papers).vectors, dtype=np.float32)
+    assert np.einsum("ij,ij->i", stored, np.asarray(one_call.vectors, dtype=np.float32)).min() > 0.98
+    assert report.timings["sentences"] > 0
 
 
 def test_update_embeds_only_new_sentences(small_settings, small_corpus):
@@ -78,7 +96,7 @@ def test_update_embeds_only_new_sentences(small_settings, small_corpus):
 def test_an_index_without_them_still_answers_and_rag_index_adds_them(small_settings, caplog):
     _build(small_settings)
     version, papers = _papers(small_settings)
-    (version / S.FILE).unlink()
+    (version / S.VECTORS).unlink()
     a = Assistant(small_settings)
     try:
         with caplog.at_level(logging.WARNING, logger="rag.sentences"):
@@ -100,18 +118,22 @@ def test_an_index_without_them_still_answers_and_rag_index_adds_them(small_setti
 def test_a_damaged_or_stale_file_is_recomputed_not_trusted(small_settings, caplog):
     _build(small_settings)
     version, papers = _papers(small_settings)
-    good = S.load(version, papers)
-    (version / S.FILE).write_bytes(b"not a numpy file")
+    good = np.array(S.load(version, papers).vectors)
+    (version / S.VECTORS).write_bytes(b"not a numpy file")
     with caplog.at_level(logging.WARNING, logger="rag.sentences"):
         assert S.load(version, papers) is None
     assert "unreadable" in caplog.text
     embedder = load_embedder(small_settings)
-    S.write(version, papers[:2], embedder.embed)  # another collection's file
+    S.write(version, papers[:2], embedder.embed, embedder.dim)  # another collection's files
     assert S.load(version, papers) is None, "vectors of other papers are stale"
     again = S.vectors_for(version, papers, embedder.embed)
-    np.testing.assert_allclose(again.vectors, good.vectors, atol=1e-6)
-    _build(small_settings)  # `rag index` writes it again
-    np.testing.assert_allclose(S.load(version, papers).vectors, good.vectors, atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(again.vectors), good)
+    _build(small_settings)  # `rag index` writes them again
+    np.testing.assert_array_equal(np.asarray(S.load(version, papers).vectors), good)
+    np.save(version / S.KEYS, np.load(version / S.KEYS)[:-1])  # a crash between the two files' replacements
+    with caplog.at_level(logging.WARNING, logger="rag.sentences"):
+        assert S.load(version, papers) is None
+    assert "do not match their keys" in caplog.text
 
 
 def test_a_question_that_is_one_sentence_finds_it(assistant):

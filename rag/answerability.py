@@ -29,7 +29,6 @@ from .chunking import split_sentences
 from .coverage import Scorer, asked_details, held_domains, named_domains, prime_terms, text_holds
 from .index import _bm25_tokenize
 from .question_parts import AMOUNT, ASKS_LIST, asked_phrases, guesses, named_things, question_parts
-from .sentences import vectors_for
 from .types import Citation, Hit
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -79,8 +78,6 @@ FEATURES = (
     "guess_missing",      # 1 - the best-held candidate answer the question offers (rag.question_parts.guesses); 0 when it offers none
     "number_missing",     # 1 when a part asks for an amount (rag.question_parts.QUANTITY) and the top paper's abstract states none (AMOUNT)
     "names_missing",      # 1 when a part asks for named things (rag.question_parts.NAMES) and the top paper's abstract names none the question and title do not
-    "sent_top_paper",     # cosine of the question to the top paper's best single sentence (rag.sentences)
-    "title_top_paper",    # cosine of the question to the top paper's title
 )
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-\.]*[A-Za-z0-9]|[A-Za-z0-9]")
 
@@ -122,7 +119,7 @@ class Verdict:
 class Collection:
     """Per-index data the signals need, built once on first use: term sets and chunk vectors."""
 
-    def __init__(self, index: "Index", scorer: Scorer | None = None, embed: Callable[[list[str]], np.ndarray] | None = None):
+    def __init__(self, index: "Index", scorer: Scorer | None = None):
         self.index = index
         self.scorer = scorer or Scorer(index)
         pids = list(index.papers)
@@ -160,8 +157,6 @@ class Collection:
         self.paper_chunks: dict[str, list[int]] = {}
         for i, c in enumerate(index.chunks):
             self.paper_chunks.setdefault(c.paper_id, []).append(i)
-        # Stored beside the index version; computed here (with a warning) for a version built without them.
-        self.sentences = vectors_for(index.path, list(index.papers.values()), embed)
 
 
 def question_words(question: str) -> list[tuple[str, tuple[str, ...]]]:
@@ -313,14 +308,6 @@ def signals(question: str, hits: Sequence[Hit], col: Collection, qvec: np.ndarra
         if rows:  # which dimensions agree, not only how much: a learned head (rag.answer_model) scores it
             best_row = rows[int(np.argmax(sims[rows]))]
             out.pair = np.asarray(qvec, dtype=np.float32) * col.chunk_vectors[best_row]
-        # One sentence that is near the question, not only a passage on its topic, and the title: an
-        # asked detail the paper does not state leaves every sentence of it far (dev, seventeen styles,
-        # twelfth round: pooled leave-one-style-out F1 0.860 -> 0.867, mean 0.856 -> 0.864, worst equal).
-        sv = col.sentences
-        if sv is not None:
-            sent, title = sv.best_sentence(hits[0].paper_id, qvec), sv.title(hits[0].paper_id, qvec)
-            f["sent_top_paper"] = best[0] if sent is None else sent
-            f["title_top_paper"] = 0.0 if title is None else title
     # Salient words one by one: a paraphrase ("GNNs") is near its passage ("graph neural networks").
     units = lacking_words(words, salient, paper_terms[0] if hits else frozenset())
     if (phr or units) and embed is not None:

@@ -140,7 +140,7 @@ class Assistant:
     def _get_collection(self) -> Collection:
         with self._lock:
             if self._collection is None:
-                self._collection = Collection(self.loaded_index, embed=self.embed)
+                self._collection = Collection(self.loaded_index)
             return self._collection
 
     def _query_vector(self, question: str) -> "np.ndarray":

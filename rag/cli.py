@@ -60,8 +60,7 @@ def _filters_from(args: argparse.Namespace) -> dict[str, str] | None:
 
 
 def _progress_bar() -> Callable[[str, int, int], None]:
-    """One tqdm bar on stderr: papers done of all, with chunks per second beside papers per second and the ETA
-    (then one for the sentence vectors, texts done of all)."""
+    """One tqdm bar on stderr: papers done of all, with chunks per second beside papers per second and the ETA."""
     state: dict[str, Any] = {"chunks": 0}
 
     def update(stage: str, done: int, total: int) -> None:
@@ -69,15 +68,6 @@ def _progress_bar() -> Callable[[str, int, int], None]:
 
         if stage == "chunks":
             state["chunks"] = done
-            return
-        if stage == "sentences":  # the answerability signals' sentence vectors, after the papers (rag.sentences)
-            sbar = state.get("sbar")
-            if sbar is None:
-                sbar = state["sbar"] = tqdm(total=total, desc="sentence vectors", unit="text", file=sys.stderr, leave=False,
-                                            dynamic_ncols=True)
-            sbar.update(done - sbar.n)
-            if done >= total:
-                sbar.close()
             return
         bar = state.get("bar")
         if bar is None:

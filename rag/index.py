@@ -4,8 +4,7 @@ Layout, one folder per (corpus, embedding model and backend), so vectors of two 
 
     <index_dir>/<corpus>__<model>__<backend>/
         CURRENT              name of the live version folder (replaced atomically)
-        v-<time>-<rand>/     manifest.json, papers.jsonl, chunks.jsonl, bm25/, sentence_keys.npy and
-                             sentence_vectors.npy (rag.sentences), and chroma/ (local store)
+        v-<time>-<rand>/     manifest.json, papers.jsonl, chunks.jsonl, bm25/, and chroma/ (local store)
 
 The vectors live in a local Chroma store inside the version folder, or, in server mode, in a
 collection of that version's own on a Chroma server (rag/store.py). Either way the records and the
@@ -35,7 +34,6 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from . import sentences
 from .chunking import chunk_corpus
 from .corpus import Corpus
 from .errors import IndexCorruptError, IndexMismatchError, IndexMissingError, StoreUnavailableError
@@ -217,7 +215,7 @@ class BuildReport:
     warnings: list[str] = field(default_factory=list)
     merges: list[str] = field(default_factory=list)
     store: str = "local"
-    # Seconds per build stage ("chunk", "embed", "vectors", "records", "bm25", "sentences", "fsync"): where a build's
+    # Seconds per build stage ("chunk", "embed", "vectors", "records", "bm25", "fsync"): where a build's
     # time goes, for `rag index -v` and the benchmarks (the stages interleave block by block, so these are sums).
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -313,10 +311,6 @@ def build_index(settings: Settings, corpus: Corpus, embedder_factory: Callable[[
             elif old_manifest.get("embedder") != embedder_identity(settings) or old_manifest.get("format") != FORMAT_VERSION:
                 raise IndexMismatchError(f"index at {live} was built with {old_manifest.get('embedder')!r}, settings ask for {embedder_identity(settings)!r}: {REBUILD_HINT}")
             if live is not None and _same_shape(old_manifest, shape_of(settings, corpus)):
-                if sentences.load(live, corpus.papers) is None:  # a version an older release built: add them in place
-                    embedder = embedder_factory()
-                    added = sentences.write(live, corpus.papers, embedder.embed, embedder.dim, progress=progress)
-                    log.warning("added the sentence vectors of %d texts to %s", added, live.name)
                 return BuildReport(live, len(corpus), int(old_manifest.get("chunks", 0)), 0, 0, True, False,
                                    time.perf_counter() - started, list(corpus.warnings), list(corpus.merges), store.describe())
         reuse = live if live is not None and old_manifest.get("store", "local") == store.kind else None
@@ -339,8 +333,6 @@ def build_index(settings: Settings, corpus: Corpus, embedder_factory: Callable[[
         try:
             added, removed, n_chunks, max_tokens = _write_version(version, corpus, embedder, settings, store, reuse,
                                                                   old_manifest, old_ids, progress, timings)
-            with _timed(timings, "sentences"):  # the answerability signals' sentence and title vectors (rag.sentences)
-                sentences.write(version, corpus.papers, embedder.embed, embedder.dim, reuse=live, progress=progress)
             manifest = {**shape_of(settings, corpus), "dim": embedder.dim, "max_tokens": max_tokens,
                         "papers": len(corpus), "chunks": n_chunks, "corpus_name": settings.resolved_corpus_name,
                         "embed_model": settings.embed_model, "created": time.strftime("%Y-%m-%dT%H:%M:%S"),

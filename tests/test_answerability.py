@@ -306,7 +306,7 @@ def test_chunk_vectors_are_the_indexed_ones(small):
 
 
 # ---- the model file ------------------------------------------------------------------------------
-VECTOR_FEATURES = ("sem_", "phr_", "word_", "fused_", "rank_agree", "sent_", "title_")
+VECTOR_FEATURES = ("sem_", "phr_", "word_", "fused_", "rank_agree")
 def test_shipped_model_loads_and_predicts_its_pinned_case(assistant):
     model = load_model()
     data = json.loads(DEFAULT_MODEL.read_text())

@@ -45,7 +45,7 @@ def test_build_close_reopen_same_hits(small_settings):
 
 def test_build_report_times_each_stage(small_settings):
     report = _build(small_settings)
-    assert set(report.timings) == {"chunk", "embed", "vectors", "records", "bm25", "sentences", "fsync"}
+    assert set(report.timings) == {"chunk", "embed", "vectors", "records", "bm25", "fsync"}
     assert all(v >= 0 for v in report.timings.values()) and report.timings["embed"] > 0
     assert sum(report.timings.values()) <= report.seconds  # stages are parts of the build, never more
     assert _build(small_settings).timings == {}  # nothing to do: no stage ran

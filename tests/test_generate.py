@@ -345,3 +345,27 @@ def test_a_comparison_gives_the_model_both_sides_papers(llm_assistant, llm, monk
     assert [c.title for c in answer.citations] == ["TimesNet: Temporal 2D-Variation Modeling for General Time Series Analysis",
                                                   "Mamba-ND: Selective State Space Modeling for Multi-Dimensional Data"]
     assert answer.query == "TimesNet | Mamba-ND" and not answer.abstained
+
+
+class APIStatusError(Exception):
+    """Stands in for openai's class of that name: describe_failure reads errors by class name, never importing openai."""
+
+    def __init__(self, status_code: int, message: str):
+        super().__init__(message)
+        self.status_code, self.body = status_code, {"detail": message}
+
+
+@pytest.mark.parametrize("status, message, too_long", [
+    (400, "The prompt has 1164 tokens, but the model takes at most 512, prompt and answer (`--max-model-len`).", True),  # transformers serve
+    (400, "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens.", True),  # vLLM, OpenAI
+    (400, "the request exceeds the available context size, try increasing it", True),  # llama.cpp's llama-server
+    (404, "model 'qwen2.5:7b' not found", False),  # Ollama
+    (400, "The model `no-such-model` does not exist", False),
+])
+def test_a_server_error_names_what_to_change(status, message, too_long):
+    from rag.server_backend import describe_failure
+
+    line = describe_failure(APIStatusError(status, message), "127.0.0.1:8000", 30.0, "qwen")
+    assert line.startswith(f"the model server at 127.0.0.1:8000 answered with an error (HTTP {status}: {message[:40]}")
+    assert ("set llm_context (RAG_LLM_CONTEXT)" in line) is too_long
+    assert ("check that the server has the model 'qwen' (llm_model)" in line) is (not too_long)

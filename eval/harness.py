@@ -48,6 +48,7 @@ class Question:
     missing: list[str] = field(default_factory=list)  # what an honest partial answer says is missing
     concept_forms: list[str] = field(default_factory=list)  # unjoined: every surface form of both concepts
     detail_terms: list[str] = field(default_factory=list)  # unstated: the asked detail's words
+    history: list[str] = field(default_factory=list)  # earlier questions of the conversation, asked first, oldest first
 
     @property
     def unanswerable(self) -> bool:
@@ -97,11 +98,14 @@ def load_questions(path: Path, known_ids: Iterable[str] | None = None) -> list[Q
         kind = item.get("unanswerable_kind")
         if kind is not None and kind not in KINDS:
             raise EvalError(f"{where}: unknown unanswerable_kind {kind!r}; use one of {', '.join(KINDS)}")
+        history = item.get("history") or []
+        if not isinstance(history, list) or not all(isinstance(h, str) and h.strip() for h in history):
+            raise EvalError(f"{where}: 'history' must be a list of earlier questions (non-empty strings)")
         forms = [f for c in item.get("concepts") or [] for f in (c if isinstance(c, list) else [c])]
         out.append(Question(item["id"], item["type"], item["question"], gold, item.get("answer", ""),
                             list(item.get("key_facts") or []), where, count, style=item.get("style") or "original",
                             part=item.get("split"), kind=kind, missing=list(item.get("missing") or []), concept_forms=forms,
-                            detail_terms=list(item.get("detail_terms") or [])))
+                            detail_terms=list(item.get("detail_terms") or []), history=list(history)))
     if not out:
         raise EvalError(f"{path}: no questions")
     return out

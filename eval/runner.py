@@ -100,10 +100,21 @@ class RunScorer:
             return H.score_question(q, ranked, search_ms=(time.perf_counter() - started) * 1000)
         a = self.assistant
         assert a is not None
-        started = time.perf_counter()
-        ranked = [h.paper_id for h in a.search(q.question, k=RANKED_K, **self.options)]
-        search_ms = (time.perf_counter() - started) * 1000
-        answer = a.ask(q.question, **self.options)
+        if q.history:
+            # A follow-up: the earlier questions are asked first and their answers passed on, as the chat UI
+            # does; what is scored is the follow-up's answer, and its ranking is what that answer retrieved
+            # (search() alone has no history).
+            prior: list[Any] = []
+            for earlier in q.history:
+                prior.append(a.ask(earlier, history=list(prior), **self.options))
+            answer = a.ask(q.question, history=prior, **self.options)
+            ranked = [h.paper_id for h in answer.hits]
+            search_ms = answer.timings.get("retrieve_ms")
+        else:
+            started = time.perf_counter()
+            ranked = [h.paper_id for h in a.search(q.question, k=RANKED_K, **self.options)]
+            search_ms = (time.perf_counter() - started) * 1000
+            answer = a.ask(q.question, **self.options)
         similarity = None
         if q.answer and not answer.abstained and not q.unanswerable:
             vecs = a.embed([H.plain(answer.text) or ".", q.answer])

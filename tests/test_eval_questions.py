@@ -136,6 +136,12 @@ def _unans(kind, **kw):
     (_unans("absent", absent_terms=["speculative decoding"], question="a " * 30), "outside the terse style"),
     ({**_unans("absent", absent_terms=["speculative decoding"]), "type": "factoid"}, "unanswerable_kind is set"),
     ({**_unans("absent", absent_terms=["speculative decoding"]), "shade": 1}, "unknown field"),
+    # a follow-up: its earlier question comes with it, and neither copies the abstract
+    (_unans("unstated", style="followup", detail_terms=["GPU"], question="and the GPUs?"), "needs its history"),
+    (_unans("unstated", style="followup", detail_terms=["GPU"], question="and the GPUs?", history=[]), "non-empty list"),
+    (_unans("unstated", style="followup", detail_terms=["GPU"], question="and the GPUs?", history=["PIXEL?"]), "outside 6-45"),
+    (_unans("unstated", style="followup", detail_terms=["GPU"], question="and the GPUs?",
+            history=["Which is the pretrained language model that renders text as images?"]), "consecutive words"),
 ])
 def test_a_bad_style_item_fails_the_validator(validator, tmp_path, item, message):
     path = tmp_path / "bad.jsonl"

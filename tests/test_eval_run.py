@@ -14,6 +14,8 @@ from eval.runner import RunScorer
 from rag import Settings
 from rag.cli import main
 
+from .conftest import write_jsonl
+
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT / "eval" / "questions" / "dev.jsonl"
 
@@ -158,3 +160,27 @@ def test_llamaindex_baseline_is_scored_on_retrieval(small_settings, tmp_path):
     assert overall["search_p50_ms"] > 0 and Path(results["baseline"]["store"], "COMPLETE").exists()
     rows = _rows(tmp_path / "out", "q__li.jsonl")
     assert len(rows[0]["ranked"]) == 3  # every paper of the small corpus, each once
+
+
+def test_a_follow_up_item_is_asked_after_its_history(full_settings, tmp_path):
+    """A `history` item: the earlier question is asked first and its answer passed on, as the chat UI does;
+    the follow-up alone is about no paper in particular, with its history it is about the earlier answer's paper."""
+    award = "Rethinking the Expressive Power of GNNs via Graph Biconnectivity"
+    item = {"id": "fu-1", "type": "factoid", "style": "followup", "split": "test",
+            "history": ["Which poster won an Outstanding Paper award?"], "question": "Who are its authors?",
+            "gold_titles": [award], "key_facts": []}
+    alone = {**item, "id": "fu-2", "history": []}
+    qfile = write_jsonl(tmp_path / "followup.jsonl", [item, alone])
+    results = run_eval(questions=[qfile], out=tmp_path / "out", settings=full_settings, progress=False)
+    rows = {r["id"]: r for r in _rows(tmp_path / "out", "followup__configured.jsonl")}
+    assert rows["fu-1"]["hit@1"] == 1.0 and rows["fu-1"]["ranked"][0] == rows["fu-1"]["gold"][0]
+    assert rows["fu-2"]["hit@1"] == 0.0, "without its history the follow-up finds another paper"
+    assert results["runs"]["configured"]["followup"]["overall"]["questions"] == 2
+
+
+def test_a_malformed_history_is_an_error_naming_the_line(tmp_path):
+    from eval.harness import load_questions
+
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"id": "x", "type": "unanswerable", "question": "and the GPUs?", "history": "not a list"}])
+    with pytest.raises(EvalError, match=r"bad.jsonl:1: 'history' must be a list"):
+        load_questions(bad)

@@ -29,26 +29,27 @@ import re
 
 # Hard word-count bounds per style. "student", "practitioner", "factcheck", "nonnative", "newcomer", "chat",
 # "skeptic", "request", "constraint", "spoken", "yesno", "citeseek" and "howto" are fitted styles (dev and test parts, in styles/); "novice",
-# "expert", "reviewer", "outsider" and "informal" are held-out styles of eval/questions/heldout/
-# (test only, never fitted on).
+# "expert", "reviewer", "outsider", "informal" and "followup" are held-out styles of eval/questions/heldout/
+# (test only, never fitted on); a "followup" item carries `history`, the earlier question it follows.
 STYLES = {"long": (20, 80), "terse": (2, 10), "conversational": (6, 40), "student": (6, 45),
           "practitioner": (8, 55), "factcheck": (6, 45), "nonnative": (5, 40),
           "outsider": (8, 55), "reviewer": (6, 45), "informal": (3, 35),
           "newcomer": (8, 55), "chat": (3, 35), "skeptic": (6, 45),
           "request": (4, 50), "constraint": (8, 50), "spoken": (5, 45), "yesno": (5, 40),
           "citeseek": (8, 60), "howto": (4, 40),
-          "novice": (6, 40), "expert": (4, 40)}
+          "novice": (6, 40), "expert": (4, 40), "followup": (2, 20)}
 TARGET_WORDS = {"long": (30, 60), "terse": (3, 8), "conversational": (10, 30), "student": (8, 35),
                 "practitioner": (12, 40), "factcheck": (8, 30), "nonnative": (8, 30),
                 "outsider": (10, 40), "reviewer": (8, 30), "informal": (4, 20),
                 "newcomer": (10, 40), "chat": (4, 20), "skeptic": (8, 30),
                 "request": (6, 30), "constraint": (12, 35), "spoken": (8, 30), "yesno": (8, 28),
                 "citeseek": (12, 40), "howto": (6, 25),
-                "novice": (8, 35), "expert": (6, 25)}  # outside: a warning
+                "novice": (8, 35), "expert": (6, 25), "followup": (3, 16)}  # outside: a warning
 KINDS = {"absent", "unjoined", "unstated"}
 TYPES = {"factoid", "which_paper", "multi_paper", "metadata", "unanswerable"}
 REQUIRED = ["id", "style", "split", "type", "question", "gold_titles", "answer", "key_facts"]
-OPTIONAL = ["unanswerable_kind", "near_titles", "missing", "concepts", "absent_terms", "detail_terms", "notes"]
+OPTIONAL = ["unanswerable_kind", "near_titles", "missing", "concepts", "absent_terms", "detail_terms", "notes", "history"]
+HISTORY_WORDS = (6, 45)  # each earlier question of a follow-up item ("followup": the follow-up itself is short)
 MIN_UNANSWERABLE_SHARE = 0.40
 MIN_TOTAL, MIN_STYLES = 400, 3
 
@@ -177,6 +178,16 @@ def _check_item(q, where, by_title, texts, longest_shared_run, metadata_strings,
         tlo, thi = TARGET_WORDS.get(style, (1, 1000))
         if not tlo <= words <= thi:
             warnings.append(f"{where}: {words} words (the {style} style aims at {tlo}-{thi})")
+    history = q.get("history")
+    if history is not None:
+        if not isinstance(history, list) or not history or not all(isinstance(h, str) and h.strip() for h in history):
+            errors.append(f"{where}: history must be a non-empty list of earlier questions")
+        else:
+            for h in history:
+                if not HISTORY_WORDS[0] <= len(h.split()) <= HISTORY_WORDS[1]:
+                    errors.append(f"{where}: an earlier question of {len(h.split())} words is outside {HISTORY_WORDS[0]}-{HISTORY_WORDS[1]}")
+    elif style == "followup":
+        errors.append(f"{where}: a followup item needs its history (the earlier question it follows)")
     for field in ("gold_titles", "key_facts"):
         if not isinstance(q[field], list):
             return errors + [f"{where}: {field} must be a list"]
@@ -185,10 +196,11 @@ def _check_item(q, where, by_title, texts, longest_shared_run, metadata_strings,
         if title not in by_title:
             errors.append(f"{where}: unknown title {title!r}")
     known = [p for title in q["gold_titles"] + near for p in by_title.get(title, [])]
-    for p in known:  # paraphrase rule
-        run = longest_shared_run(question, p["abstract"])
-        if len(run) > 5:
-            errors.append(f"{where}: question copies {len(run)} consecutive words from {p['title']!r}: {' '.join(run)!r}")
+    for p in known:  # paraphrase rule, for the question and the earlier questions it follows
+        for text in [question] + [h for h in (history or []) if isinstance(h, str)]:
+            run = longest_shared_run(text, p["abstract"])
+            if len(run) > 5:
+                errors.append(f"{where}: question copies {len(run)} consecutive words from {p['title']!r}: {' '.join(run)!r}")
     if t != "unanswerable":
         if kind:
             errors.append(f"{where}: unanswerable_kind is set on a {t} item")

@@ -381,7 +381,8 @@ def _follow_up(question: str, core: str, r: Route, ids: tuple[str, ...], listing
     titles = tuple(listings.by_id[i].title for i in ids)
     query = " | ".join([question, *titles[:3]])
     if len(ids) == 1:  # "How does it compare with MetaFormer?": the earlier paper is one side
-        named = ANAPHORA.sub(titles[0].split(":")[0].strip(), core, count=1)
+        name = titles[0].split(":")[0].strip()
+        named = ANAPHORA.sub(lambda _: name, core, count=1)  # a function: a title's "\epsilon" is text, not a group reference
         sides = comparison(named)
         if sides is not None:
             return Plan(Route("retrieval", Lookup(), "other", "", (), reasons + ("a comparison with the earlier paper",)),
@@ -426,7 +427,7 @@ def plan(question: str, listings: Listings, settings: Settings, filters: Filters
             # "... and what does it do?": a part that asks no listing field is answered from the abstract
             parts = question_parts(question)
             rest = [p.text for p in parts if not _asks_field(p.text)] if len(parts) > 1 else []
-            also = ANAPHORA.sub(r.topic, " and ".join(rest), count=1) if rest and r.topic else None
+            also = ANAPHORA.sub(lambda _: r.topic, " and ".join(rest), count=1) if rest and r.topic else None
             return Plan(r, settings=settings, filters=filters, query=r.topic, writer=FieldWriter(r, listings), also=also)
         if r.form == "count" and r.topic:  # "How many papers are about diffusion?": an estimate from retrieval
             wide = settings.with_options(top_k=100, candidates=max(settings.candidates, 1000))

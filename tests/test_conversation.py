@@ -167,3 +167,14 @@ def test_follow_ups_that_ask_for_the_earlier_paper_as_a_whole_or_compare_it(assi
     # a follow-up that asks something the paper does not say is still judged, and refused naming it
     speech = assistant.ask("Does it also work for speech?", history=[first])
     assert speech.abstained and "MLP-Mixer" in speech.text
+
+
+def test_a_follow_up_about_a_paper_whose_title_holds_a_backslash(assistant):
+    # "$O(d/\epsilon)$": the title was once used as a regex replacement template, and "\e" raised re.error
+    title = next(p.title for p in assistant.papers().values() if "\\epsilon" in p.title)
+    first = assistant.ask("Which paper proves that batch-based k-means stops after a bounded number of iterations?")
+    assert first.citations and first.citations[0].title == title
+    for follow_up in ("How fast does it converge?", "How does it compare with Lloyd's algorithm?"):
+        answer = assistant.ask(follow_up, history=[first])
+        assert answer.hits and answer.hits[0].title == title
+        assert title.split(":")[0] in answer.query

@@ -181,14 +181,17 @@ def test_a_held_out_file_needs_each_kind_in_its_one_split_only(validator, tmp_pa
     assert any("no unstated item in the test split" in e for e in errors), errors
 
 
-@pytest.mark.parametrize("style", ["novice", "expert", "reviewer", "outsider", "informal"])
-def test_shipped_held_out_style_passes_the_validator(validator, style):
-    path = STYLE_DIR.parent / "heldout" / f"{style}.jsonl"
+@pytest.mark.parametrize("name", ["novice", "expert", "reviewer", "outsider", "informal", "followup", "followup-b"])
+def test_shipped_held_out_style_passes_the_validator(validator, name):
+    path = STYLE_DIR.parent / "heldout" / f"{name}.jsonl"
     errors, _ = _styles(validator, [path])
     assert errors == []
     items = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    style = name.split("-")[0]  # followup-b: a second follow-up set, by another writer
     assert {q["split"] for q in items} == {"test"} and {q["style"] for q in items} == {style}
     assert sum(q["type"] == "unanswerable" for q in items) / len(items) >= 0.40
+    if style == "followup":
+        assert all(len(q["history"]) == 1 for q in items), "every follow-up comes with the question it follows"
 
 
 def test_collection_shift_groups_and_scores_questions_by_what_the_subcollection_holds():

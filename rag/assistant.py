@@ -314,22 +314,27 @@ class Assistant:
         """The text the decision judges, its settings and the top_k papers, as `ask` retrieves them: a
         mixed question narrowed to its lookup's papers; a field-of question ("Who wrote the PIXEL
         paper?", FieldWriter.judged) judged on its content words, as `ask` judges it."""
-        settings, filters = self._per_call(dict(options))
+        options = dict(options)
+        history = options.pop("history", None)  # a follow-up: planned and retrieved as `ask` does (rag.listed)
+        settings, filters = self._per_call(options)
         question = self._check_question(question, settings)
-        routed = plan_question(question, self.listings(), settings, filters)
+        routed = plan_question(question, self.listings(), settings, filters, history)
         query = question
         if routed.gated:
-            settings, filters, query = routed.settings or settings, routed.filters, routed.query or question
-        judged = routed.judged(question, query, False) or question
+            settings, filters = routed.settings or settings, routed.filters
+            query = routed.query or (retrieval_query(question, history) if history else question)
+        judged = routed.judged(question, query, bool(history)) or question
         return judged, settings, self._retrieve(routed, query, settings, filters)
 
     def gated(self, question: str, **options: Any) -> bool:
         """True when `ask` puts the question itself through the answerability decision; False when the
         metadata router answers it from the listings (a lookup, a list or a count), when it is a
         comparison judged side by side, or when it asks about a named paper as a whole."""
-        settings, filters = self._per_call(dict(options))
+        options = dict(options)
+        history = options.pop("history", None)
+        settings, filters = self._per_call(options)
         question = self._check_question(question, settings)
-        routed = plan_question(question, self.listings(), settings, filters)
+        routed = plan_question(question, self.listings(), settings, filters, history)
         # a comparison answered side by side is judged per side, on other text than the question
         return routed.gated and self._sides(question, routed, routed.settings or settings, routed.filters) is None
 

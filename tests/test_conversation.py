@@ -178,3 +178,13 @@ def test_a_follow_up_about_a_paper_whose_title_holds_a_backslash(assistant):
         answer = assistant.ask(follow_up, history=[first])
         assert answer.hits and answer.hits[0].title == title
         assert title.split(":")[0] in answer.query
+
+
+def test_judge_with_history_is_the_decision_ask_makes(assistant):
+    first = assistant.ask(PIXEL_Q)
+    for follow_up in ("Which languages did they evaluate it on?", "How many GPUs did they train it on?"):
+        asked = assistant.ask(follow_up, history=[first])
+        verdict = assistant.judge(follow_up, history=[first])
+        assert verdict.confidence == pytest.approx(asked.confidence, abs=1e-9)
+        assert verdict.answerable is not asked.abstained
+    assert assistant.gated("Which languages did they evaluate it on?", history=[first])

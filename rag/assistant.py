@@ -17,7 +17,7 @@ from .conversation import retrieval_query
 from .corpus import Corpus, load_corpus
 from .errors import IndexMissingError, QuestionError, SettingsError
 from .extractive import Draft, ExtractiveGenerator
-from .listed import FieldAndContent
+from .listed import FieldAndContent, Plan
 from .listed import plan as plan_question
 from .prompts import ABSTAIN_TEXT
 from .index import BuildReport, Index, build_index, is_current, open_index
@@ -37,6 +37,12 @@ INDEX_SHAPING = frozenset({"data_dir", "corpus", "corpus_name", "index_dir", "em
                            "chunk_tokens", "chunk_overlap", "embed_batch_size", "embed_dtype", "model_cache_dir",
                            "id_field", "abstract_field", "chroma_host", "chroma_port", "chroma_token",
                            "chroma_tenant", "chroma_database"})
+
+
+
+def _query(question: str, routed: Plan, history: Any) -> str:
+    """What to retrieve with: the router's query, else the question (a follow-up with its earlier turns, rag.conversation)."""
+    return routed.query or (retrieval_query(question, history) if history else question)
 
 
 class Assistant:
@@ -203,13 +209,9 @@ class Assistant:
         answers the question as asked. `Answer.query` records what was retrieved with.
         """
         started = time.perf_counter()
-        options = dict(options)
-        history = options.pop("history", None)
-        settings, filters = self._per_call(options)
-        question = self._check_question(question, settings)
         # Listing questions (authors, awards, tiers, sessions, pages, posters) are answered from the
         # metadata, complete; mixed ones narrow the retrieval below to the lookup's papers (rag.listed).
-        routed = plan_question(question, self.listings(), settings, filters, history)
+        question, settings, filters, history, routed = self._plan(question, options)
         if routed.answer is not None:
             yield routed.answer.text
             yield routed.answer
@@ -219,7 +221,7 @@ class Assistant:
         if sides is not None:
             yield from self._compare(question, sides, settings, started)
             return
-        query = routed.query or (retrieval_query(question, history) if history else question)
+        query = _query(question, routed, history)
         hits = self._retrieve(routed, query, settings, filters)
         retrieved = time.perf_counter()
         # One answerability decision, before any generator (so it also decides whether a model is called).
@@ -310,19 +312,22 @@ class Assistant:
         yield _from_draft(draft, generator, warnings, timings=_timings(started, retrieved, loaded, decided, first_token, time.perf_counter()),
                           **common)
 
+    def _plan(self, question: str, options: dict[str, Any]) -> tuple[str, Settings, Filters | None, Any, Plan]:
+        """(the checked question, its settings and filters, its `history` option, the router's plan)."""
+        options = dict(options)
+        history = options.pop("history", None)
+        settings, filters = self._per_call(options)
+        question = self._check_question(question, settings)
+        return question, settings, filters, history, plan_question(question, self.listings(), settings, filters, history)
+
     def _retrieve_for(self, question: str, options: dict[str, Any]) -> tuple[str, Settings, list[Hit]]:
         """The text the decision judges, its settings and the top_k papers, as `ask` retrieves them: a
         mixed question narrowed to its lookup's papers; a field-of question ("Who wrote the PIXEL
         paper?", FieldWriter.judged) judged on its content words, as `ask` judges it."""
-        options = dict(options)
-        history = options.pop("history", None)  # a follow-up: planned and retrieved as `ask` does (rag.listed)
-        settings, filters = self._per_call(options)
-        question = self._check_question(question, settings)
-        routed = plan_question(question, self.listings(), settings, filters, history)
+        question, settings, filters, history, routed = self._plan(question, options)  # a follow-up too, as `ask` plans it
         query = question
         if routed.gated:
-            settings, filters = routed.settings or settings, routed.filters
-            query = routed.query or (retrieval_query(question, history) if history else question)
+            settings, filters, query = routed.settings or settings, routed.filters, _query(question, routed, history)
         judged = routed.judged(question, query, bool(history)) or question
         return judged, settings, self._retrieve(routed, query, settings, filters)
 
@@ -330,11 +335,7 @@ class Assistant:
         """True when `ask` puts the question itself through the answerability decision; False when the
         metadata router answers it from the listings (a lookup, a list or a count), when it is a
         comparison judged side by side, or when it asks about a named paper as a whole."""
-        options = dict(options)
-        history = options.pop("history", None)
-        settings, filters = self._per_call(options)
-        question = self._check_question(question, settings)
-        routed = plan_question(question, self.listings(), settings, filters, history)
+        question, _, _, _, routed = self._plan(question, options)
         # a comparison answered side by side is judged per side, on other text than the question
         return routed.gated and self._sides(question, routed, routed.settings or settings, routed.filters) is None
 

@@ -130,10 +130,10 @@ def _fingerprint(spec: RunSpec, qfile: Path, judge: str | None) -> str:
     settings = spec.settings.model_dump(mode="json") if spec.settings else {}
     model = None
     if spec.settings is not None and not spec.baseline:  # a retrained answerability model changes the answers
-        from rag.answerability import DEFAULT_MODEL
+        from rag.answerability import DEFAULT_FOLLOWUP_MODEL, DEFAULT_MODEL
 
-        path = Path(spec.settings.answerability_model or DEFAULT_MODEL)
-        model = _sha(path) if path.exists() else None
+        paths = [Path(spec.settings.answerability_model or DEFAULT_MODEL), Path(spec.settings.followup_model or DEFAULT_FOLLOWUP_MODEL)]
+        model = "|".join(_sha(p) if p.exists() else "-" for p in paths)
     blob = json.dumps({"run": spec.name, "baseline": spec.baseline, "settings": settings, "questions": _sha(qfile),
                        "judge": judge, "version": HARNESS_VERSION, "answerability_model": model}, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]

@@ -44,7 +44,7 @@ import numpy as np
 
 from rag import Assistant, load_settings
 from rag.answer_model import PAIR_FEATURE
-from rag.answerability import DEFAULT_MODEL, FEATURES, MODEL_FORMAT, file_sha256
+from rag.answerability import DEFAULT_FOLLOWUP_MODEL, DEFAULT_MODEL, FEATURES, MODEL_FORMAT, file_sha256
 
 from . import metrics as M
 from .harness import EVAL_DIR
@@ -194,9 +194,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_MODEL, help="model file to write")
     parser.add_argument("--report", type=Path, default=OUT_DIR, help="folder for the LOSO report and model files")
     parser.add_argument("--dev-only", action="store_true", help="for feature work: read no test item; LOSO scores the held-out style's dev part")
+    parser.add_argument("--follow-up-out", type=Path, default=DEFAULT_FOLLOWUP_MODEL, help="follow-up model file to write")
+    parser.add_argument("--follow-ups", action="store_true", help="fit the follow-up model alone, against the main model at --out")
+    parser.add_argument("--no-follow-ups", action="store_true", help="fit the main model alone")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     say = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
+    if args.follow_ups:
+        return _follow_ups(args, say)
     items = load_items(args.questions)
     if args.dev_only:
         items = [q for q in items if q["split"] == "dev"]
@@ -243,6 +248,27 @@ def main(argv: list[str] | None = None) -> None:
     (args.report / "report.md").write_text(markdown(report), encoding="utf-8")
     say(markdown(report))
     say(f"model: {args.out} (trained on {int(dev.sum())} dev questions of {len(files)} file(s)); report: {args.report / 'report.md'}")
+    assistant.close()
+    if not args.no_follow_ups:
+        _follow_ups(args, say)
+
+
+def _follow_ups(args: argparse.Namespace, say: Any) -> None:
+    """The follow-up model (eval.train_followup), its sem_pair scored by the main model at args.out."""
+    from . import train_followup as F
+
+    # The earlier turns are asked with the main model judging every turn, a second earlier follow-up too:
+    # the follow-up model being fitted cannot judge its own training questions (the paper they resolve to is the same).
+    settings = load_settings(progress=False).with_options(answerability_model=args.out, followup_model=args.out)
+    part = F.train(settings, args.follow_up_out, say)
+    args.report.mkdir(parents=True, exist_ok=True)
+    path = args.report / "report.json"
+    report = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    report["follow_up"] = part
+    path.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    (args.report / "report-followup.md").write_text(F.markdown(part), encoding="utf-8")
+    say(F.markdown(part))
+    say(f"follow-up model: {args.follow_up_out}")
 
 
 def _write_model(path: Path, m: dict[str, Any], items: list[dict[str, Any]], train: np.ndarray, X: np.ndarray, extra: dict[str, Any]) -> None:

@@ -25,6 +25,10 @@ from .errors import ModelLoadError
 
 MODEL_FORMAT = 1
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "answerability.json"
+# The decision for a follow-up about the earlier answer's papers ("which benchmarks did they use?"):
+# the same features, weighed apart, since a question that leans on the chat names little of its own
+# and a model fitted on self-contained questions refuses it (README "Follow-ups").
+DEFAULT_FOLLOWUP_MODEL = DEFAULT_MODEL.with_name("answerability-followup.json")
 REBUILD = "run `python -m eval.train_answerability` to rebuild it"
 PAIR_FEATURE = "sem_pair"
 
@@ -90,11 +94,11 @@ def _vectors(data: dict[str, Any], n: int | None) -> list[np.ndarray]:
     return arrays
 
 
-def load_model(path: Path | str | None = None) -> Model:
-    """The model file at `path` (default: the shipped one); a missing or damaged file says how to rebuild it."""
+def load_model(path: Path | str | None = None, default: Path = DEFAULT_MODEL) -> Model:
+    """The model file at `path` (default: the shipped one, `default`); a missing or damaged file says how to rebuild it."""
     from .answerability import FEATURES
 
-    path = Path(path) if path else DEFAULT_MODEL
+    path = Path(path) if path else default
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -126,5 +130,5 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-__all__ = ["DEFAULT_MODEL", "MODEL_FORMAT", "PAIR_FEATURE", "REBUILD", "Model", "PairHead", "file_sha256", "load_model",
+__all__ = ["DEFAULT_MODEL", "DEFAULT_FOLLOWUP_MODEL", "MODEL_FORMAT", "PAIR_FEATURE", "REBUILD", "Model", "PairHead", "file_sha256", "load_model",
            "model_to_dict"]

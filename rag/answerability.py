@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from .answer_model import DEFAULT_MODEL, MODEL_FORMAT, REBUILD, Model, PairHead, file_sha256, load_model, model_to_dict
+from .answer_model import DEFAULT_FOLLOWUP_MODEL, DEFAULT_MODEL, MODEL_FORMAT, REBUILD, Model, PairHead, file_sha256, load_model, model_to_dict
 from .chunking import split_sentences
 from .coverage import Scorer, asked_details, held_domains, named_domains, prime_terms, text_holds
 from .index import _bm25_tokenize
@@ -102,6 +102,7 @@ class Signals:
     phrase_sims: list[list[float]] = field(default_factory=list)  # per hit, per phrase: best cosine
     pair: np.ndarray | None = None  # question vector * the top paper's best passage vector (the pair head's input)
     asked: list[list[tuple[str, tuple[str, ...]]]] = field(default_factory=list)  # each wh-phrase's words and stems
+    follow_up: bool = False  # a follow-up about the earlier answer's papers, judged by the follow-up model (set by the Assistant)
 
 
 @dataclass(frozen=True)
@@ -299,7 +300,7 @@ def signals(question: str, hits: Sequence[Hit], col: Collection, qvec: np.ndarra
     f["rank_agree"] = float(hits[0].dense_rank == 1 and hits[0].bm25_rank == 1)
     # -- semantic: the question vector against every chunk, then the salient phrases
     if qvec is not None:
-        sims = _cosines(col.chunk_vectors, qvec)
+        sims = cosines(col.chunk_vectors, qvec)
         best = [max((float(sims[i]) for i in col.paper_chunks.get(h.paper_id, [])), default=0.0) for h in hits]
         f["sem_top"] = float(sims.max()) if len(sims) else 0.0
         f["sem_top_paper"] = best[0]
@@ -314,7 +315,7 @@ def signals(question: str, hits: Sequence[Hit], col: Collection, qvec: np.ndarra
         vecs = embed([p.text for p in phr] + units)
         pv, wv = vecs[:len(phr)], vecs[len(phr):]
         if phr:
-            psims = np.stack([_cosines(col.chunk_vectors, v) for v in pv], axis=1)  # chunks x phrases
+            psims = np.stack([cosines(col.chunk_vectors, v) for v in pv], axis=1)  # chunks x phrases
             per_hit = [[float(psims[col.paper_chunks.get(h.paper_id, [0]), j].max()) for j in range(len(phr))] for h in hits]
             out.phrase_sims = per_hit
             f["phr_min_top"] = min(per_hit[0])
@@ -322,7 +323,7 @@ def signals(question: str, hits: Sequence[Hit], col: Collection, qvec: np.ndarra
             f["phr_min_any"] = float(psims.max(axis=0).min())
         if units:
             stems = {w: [t for t in ts if t in salient] for w, ts in words}
-            wsims = np.stack([_cosines(col.chunk_vectors, v) for v in wv], axis=1)  # chunks x words
+            wsims = np.stack([cosines(col.chunk_vectors, v) for v in wv], axis=1)  # chunks x words
 
             def support(pid: str, terms: frozenset[str]) -> list[float]:
                 rows = col.paper_chunks.get(pid, [0])
@@ -386,7 +387,7 @@ def word_mean(words: list[tuple[str, tuple[str, ...]]], salient: dict[str, float
     return got / sum(weights.values()) if weights else 0.0
 
 
-def _cosines(matrix: np.ndarray, vec: np.ndarray) -> np.ndarray:
+def cosines(matrix: np.ndarray, vec: np.ndarray) -> np.ndarray:
     """matrix @ vec for unit vectors. einsum, not BLAS: on a few cores a multi-threaded BLAS call fights
     onnxruntime's spinning threads and takes 10-20 ms; this single-threaded loop takes 0.1 ms."""
     return np.einsum("ij,j->i", matrix, np.asarray(vec, dtype=matrix.dtype))
@@ -395,19 +396,28 @@ def _cosines(matrix: np.ndarray, vec: np.ndarray) -> np.ndarray:
 class Answerability:
     """The loaded decision: signals over one index, and the model file; `judge` is all the Assistant calls."""
 
-    def __init__(self, model: Model, collection: Collection):
+    def __init__(self, model: Model, collection: Collection, follow_up: Model | None = None):
         self.model = model
         self.collection = collection
+        self.follow_up = follow_up  # for follow-ups about the earlier answer's papers; None: `model` judges them too
+
+    def model_for(self, follow_up: bool) -> Model:
+        """The model that judges a question: the follow-up one for a follow-up about given papers."""
+        return self.follow_up if follow_up and self.follow_up is not None else self.model
 
     def judge(self, question: str, hits: Sequence[Hit], qvec: np.ndarray | None,
-              embed: Callable[[list[str]], np.ndarray] | None, threshold: float | None = None) -> Verdict:
-        """Answer or not, with the calibrated probability; a partial answer when not and the papers cover part."""
+              embed: Callable[[list[str]], np.ndarray] | None, threshold: float | None = None,
+              follow_up: bool = False) -> Verdict:
+        """Answer or not, with the calibrated probability; a partial answer when not and the papers cover part.
+        `follow_up`: the question is a follow-up about the earlier answer's papers, which `hits` hold."""
         from .partial import partial
 
+        model = self.model_for(follow_up)
         sig = signals(question, hits, self.collection, qvec, embed)
-        sig.features = self.model.complete(sig.features, sig.pair)
-        p = self.model.probability(sig.features)
-        cut = self.model.threshold if threshold is None else threshold
+        sig.follow_up = follow_up
+        sig.features = self.model.complete(sig.features, sig.pair)  # sem_pair: the main model's head (a follow-up model has none)
+        p = model.probability(sig.features)
+        cut = model.threshold if threshold is None else threshold
         if hits and p >= cut:
             return Verdict(True, p, sig.features)
         made = partial(sig, hits, self.collection)
@@ -417,6 +427,6 @@ class Answerability:
         return Verdict(False, p, sig.features, missing, text, citations)
 
 
-__all__ = ["FEATURES", "DEFAULT_MODEL", "MODEL_FORMAT", "REBUILD", "Answerability", "Collection", "Model", "PairHead", "Signals",
+__all__ = ["FEATURES", "DEFAULT_MODEL", "DEFAULT_FOLLOWUP_MODEL", "MODEL_FORMAT", "REBUILD", "Answerability", "Collection", "Model", "PairHead", "Signals",
            "Verdict", "file_sha256",
-           "lacking_words", "load_model", "model_to_dict", "phrases", "question_words", "salient_terms", "signals", "word_mean"]
+           "cosines", "lacking_words", "load_model", "model_to_dict", "phrases", "question_words", "salient_terms", "signals", "word_mean"]

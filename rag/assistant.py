@@ -11,9 +11,10 @@ import time
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Generator, Iterator, Sequence
 
-from .answerability import Answerability, Collection, Signals, Verdict, load_model, signals
+from .answer_model import DEFAULT_FOLLOWUP_MODEL
+from .answerability import Answerability, Collection, Signals, Verdict, cosines, load_model, question_words, salient_terms, signals
 from .comparison import merged, refused, write
-from .conversation import retrieval_query
+from .conversation import FIT_MARGIN, NEW_TERMS, retrieval_query
 from .corpus import Corpus, load_corpus
 from .errors import IndexMissingError, QuestionError, SettingsError
 from .extractive import Draft, ExtractiveGenerator
@@ -21,7 +22,7 @@ from .listed import FieldAndContent, Plan
 from .listed import plan as plan_question
 from .prompts import ABSTAIN_TEXT
 from .index import BuildReport, Index, build_index, is_current, open_index
-from .listings import Listings
+from .listings import Listings, name_tokens
 from .retrieve import Filters, Retriever
 from .settings import Settings, load_settings
 from .types import Answer, Hit, Paper
@@ -136,11 +137,12 @@ class Assistant:
 
     def _get_answerability(self, settings: Settings) -> Answerability:
         """The answerability model of the settings (loaded once per file) over this index's signals."""
-        key = str(settings.answerability_model or "")
+        key = f"{settings.answerability_model or ''}|{settings.followup_model or ''}"
         with self._lock:
             if key not in self._answerability:
                 model = load_model(settings.answerability_model)  # a bad file fails here, with the rebuild command
-                self._answerability[key] = Answerability(model, self._get_collection())
+                follow_up = load_model(settings.followup_model, DEFAULT_FOLLOWUP_MODEL)
+                self._answerability[key] = Answerability(model, self._get_collection(), follow_up)
             return self._answerability[key]
 
     def _get_collection(self) -> Collection:
@@ -234,7 +236,7 @@ class Assistant:
         loaded = time.perf_counter()
         judged = routed.judged(question, query, bool(history))
         verdict = None if judged is None else self._get_answerability(settings).judge(
-            judged, hits, self._query_vector(judged), self.embed, settings.min_confidence)
+            judged, hits, self._query_vector(judged), self.embed, settings.min_confidence, follow_up=bool(routed.about))
         decided = time.perf_counter()
         if verdict is not None and not verdict.answerable:
             text = _not_in(routed.about) if routed.about and not verdict.missing else verdict.text or ABSTAIN_TEXT
@@ -318,9 +320,24 @@ class Assistant:
         history = options.pop("history", None)
         settings, filters = self._per_call(options)
         question = self._check_question(question, settings)
-        return question, settings, filters, history, plan_question(question, self.listings(), settings, filters, history)
+        return question, settings, filters, history, plan_question(question, self.listings(), settings, filters, history,
+                                                                   self._stays if history else None)
 
-    def _retrieve_for(self, question: str, options: dict[str, Any]) -> tuple[str, Settings, list[Hit]]:
+    def _stays(self, question: str, titles: Sequence[str]) -> bool:
+        """Whether `question` stays on the papers titled `titles` (rag.listed.Stays): it brings at most
+        NEW_TERMS salient terms none of them holds, or no other paper fits it better by FIT_MARGIN or
+        more (the question's cosine to the best passage anywhere minus to theirs; the question vector is
+        the one the decision embeds anyway)."""
+        col, listings = self._get_collection(), self.listings()
+        ids = [i for i in (listings.titles.get(" ".join(name_tokens(t))) for t in titles) if i]
+        held = frozenset().union(*(col.paper_terms.get(i, frozenset()) for i in ids))
+        if sum(t not in held for t in salient_terms(question_words(question), col.scorer)) <= NEW_TERMS:
+            return True
+        rows = [i for pid in ids for i in col.paper_chunks.get(pid, [])]
+        sims = cosines(col.chunk_vectors, self._query_vector(question))
+        return bool(rows) and float(sims.max() - sims[rows].max()) < FIT_MARGIN
+
+    def _retrieve_for(self, question: str, options: dict[str, Any]) -> tuple[str, Settings, list[Hit], bool]:
         """The text the decision judges, its settings and the top_k papers, as `ask` retrieves them: a
         mixed question narrowed to its lookup's papers; a field-of question ("Who wrote the PIXEL
         paper?", FieldWriter.judged) judged on its content words, as `ask` judges it."""
@@ -329,7 +346,7 @@ class Assistant:
         if routed.gated:
             settings, filters, query = routed.settings or settings, routed.filters, _query(question, routed, history)
         judged = routed.judged(question, query, bool(history)) or question
-        return judged, settings, self._retrieve(routed, query, settings, filters)
+        return judged, settings, self._retrieve(routed, query, settings, filters), bool(routed.about)
 
     def gated(self, question: str, **options: Any) -> bool:
         """True when `ask` puts the question itself through the answerability decision; False when the
@@ -342,20 +359,24 @@ class Assistant:
     def answerability_signals(self, question: str, **options: Any) -> dict[str, float]:
         """The answerability features of a question, retrieved as `ask` retrieves; `sem_pair` is the
         configured model's pair-head score (the model file is read; see answerability_inputs for training)."""
-        question, settings, hits = self._retrieve_for(question, options)
+        question, settings, hits, _ = self._retrieve_for(question, options)
         sig = signals(question, hits, self._get_collection(), self._query_vector(question), self.embed)
         return self._get_answerability(settings).model.complete(sig.features, sig.pair)
 
     def answerability_inputs(self, question: str, **options: Any) -> Signals:
         """What the features are computed from, with no model file needed (for training): the features
-        (`sem_pair` 0) and the pair vector the model's pair head scores."""
-        question, _, hits = self._retrieve_for(question, options)
-        return signals(question, hits, self._get_collection(), self._query_vector(question), self.embed)
+        (`sem_pair` 0), the pair vector the model's pair head scores, and `follow_up`: whether the
+        follow-up model judges it (a follow-up about the earlier answer's papers; pass `history`)."""
+        question, _, hits, about = self._retrieve_for(question, options)
+        sig = signals(question, hits, self._get_collection(), self._query_vector(question), self.embed)
+        sig.follow_up = about
+        return sig
 
     def judge(self, question: str, **options: Any) -> Verdict:
         """The answerability decision alone: probability, answerable, missing concepts (no generator runs)."""
-        question, settings, hits = self._retrieve_for(question, options)
-        return self._get_answerability(settings).judge(question, hits, self._query_vector(question), self.embed, settings.min_confidence)
+        question, settings, hits, about = self._retrieve_for(question, options)
+        return self._get_answerability(settings).judge(question, hits, self._query_vector(question), self.embed,
+                                                       settings.min_confidence, follow_up=about)
 
     def ask(self, question: str, **options: Any) -> Answer:
         """Answer a question from the indexed abstracts, with numbered citations, or abstain."""

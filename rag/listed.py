@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from .citations import numbered_on
 from .comparison import Sides, comparison
@@ -34,6 +34,8 @@ from .routing import ATTRIBUTE, COUNT, FIELD, Route, route
 from .settings import Settings
 from .types import Answer, Citation, Hit, Paper
 
+# Whether a question stays on the given papers (titles; rag.conversation.NEW_TERMS, FIT_MARGIN): rag.assistant knows.
+Stays = Callable[[str, Sequence[str]], bool]
 # A follow-up that points back ("Which session was it in?") is about the earlier answer's paper,
 # not a lookup over the listings.
 ANAPHORA = re.compile(r"\b(it|its|it's|they|them|their|this paper|that paper|this one|that one)\b", re.I)
@@ -351,13 +353,23 @@ class Plan:
         return query if (self.writer or follow_up or self.query) else question
 
 
-def _referred(question: str, history: Any, listings: Listings, filters: Filters | None) -> tuple[str, ...] | None:
+def _referred(question: str, history: Any, listings: Listings, filters: Filters | None, r: Route,
+              stays: Stays | None) -> tuple[str, ...] | None:
     """The ids of the earlier answer's papers a follow-up points back at ("Does it also work on speech?"),
-    within the user's filters; None when it points at none (rag.conversation.referent_titles)."""
+    within the user's filters; None when it points at none (rag.conversation.referent_titles). With
+    `stays`, a short retrieval question that names no other paper and stays on them is about them too
+    ("error rate on MNIST?"; rag.conversation.elliptical)."""
     if not history:
         return None
+
+    def fits(titles: tuple[str, ...]) -> bool:
+        named = _named(listings, question, filters)  # "What does the Sequencer paper show?": another paper, by its name
+        if r.name != "retrieval" or stays is None or (named and listings.by_id[named].title not in titles):
+            return False
+        return stays(question, titles)
+
     # A bare listing-field question ("Who are the authors?", "Which session?") is about the earlier paper too.
-    titles = referent_titles(question, history, bare=bool(FOLLOW_UP_FIELD.search(question)))
+    titles = referent_titles(question, history, bare=bool(FOLLOW_UP_FIELD.search(question)), stays=fits)
     ids = [listings.titles.get(" ".join(name_tokens(t))) for t in titles]
     ids = [i for i in dict.fromkeys(ids) if i and (not filters or filters.matches(listings.by_id[i]))]  # paper_ids too
     return tuple(ids) or None
@@ -409,12 +421,15 @@ def _named(listings: Listings, text: str, filters: Filters | None, strict: bool 
     return named if named and (not filters or filters.matches(listings.by_id[named])) else None
 
 
-def plan(question: str, listings: Listings, settings: Settings, filters: Filters | None, history: Any = None) -> Plan:
-    """Route `question` (rag.routing) and prepare its answer: see Plan."""
+def plan(question: str, listings: Listings, settings: Settings, filters: Filters | None, history: Any = None,
+         stays: Stays | None = None) -> Plan:
+    """Route `question` (rag.routing) and prepare its answer: see Plan. `stays(question, titles)`: whether
+    the question stays on those papers (the Assistant's index knows), which lets a short follow-up with
+    no reference word be about the earlier answer's papers."""
     started = time.perf_counter()
     core = subject(question)
     r = route(core, listings)  # "Explain what the oral papers do": the frame names no listing field
-    referred = _referred(question, history, listings, filters)
+    referred = _referred(question, history, listings, filters, r, stays)
     if referred is not None:
         return _follow_up(question, core, r, referred, listings, settings, filters, started)
     if r.name != "retrieval" and history and ANAPHORA.search(question):

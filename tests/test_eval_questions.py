@@ -181,17 +181,22 @@ def test_a_held_out_file_needs_each_kind_in_its_one_split_only(validator, tmp_pa
     assert any("no unstated item in the test split" in e for e in errors), errors
 
 
-@pytest.mark.parametrize("name", ["novice", "expert", "reviewer", "outsider", "informal", "followup", "followup-b"])
-def test_shipped_held_out_style_passes_the_validator(validator, name):
-    path = STYLE_DIR.parent / "heldout" / f"{name}.jsonl"
+@pytest.mark.parametrize("folder, name", [("heldout", n) for n in ("novice", "expert", "reviewer", "outsider", "informal",
+                                                                      "followup-b", "followup-c")]
+                         + [("followups", n) for n in ("followup-a", "followup-d")])
+def test_shipped_held_out_style_passes_the_validator(validator, folder, name):
+    path = STYLE_DIR.parent / folder / f"{name}.jsonl"
     errors, _ = _styles(validator, [path])
     assert errors == []
     items = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    style = name.split("-")[0]  # followup-b: a second follow-up set, by another writer
-    assert {q["split"] for q in items} == {"test"} and {q["style"] for q in items} == {style}
+    style = name.split("-")[0]  # followup-b, -c: follow-up sets, each by another writer
+    part = "test" if folder == "heldout" else "dev"  # followups/: the follow-up model's dev sets
+    assert {q["split"] for q in items} == {part} and {q["style"] for q in items} == {style}
     assert sum(q["type"] == "unanswerable" for q in items) / len(items) >= 0.40
     if style == "followup":
-        assert all(len(q["history"]) == 1 for q in items), "every follow-up comes with the question it follows"
+        assert all(1 <= len(q["history"]) <= 3 for q in items), "every follow-up comes with the questions it follows"
+        assert {k: sum(q.get("unanswerable_kind") == k for q in items) for k in ("absent", "unjoined", "unstated")} == \
+            {"absent": 14, "unjoined": 14, "unstated": 14}
 
 
 def test_collection_shift_groups_and_scores_questions_by_what_the_subcollection_holds():

@@ -1,0 +1,149 @@
+"""Follow-ups in a chat: which short questions stay on the earlier answer's papers (reference word or
+not), the follow-up model that judges them, its file, and its trainer. Real index, real MiniLM."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rag import Assistant, ModelLoadError
+from rag.answer_model import DEFAULT_FOLLOWUP_MODEL, DEFAULT_MODEL
+from rag.answerability import FEATURES, load_model
+from rag.conversation import elliptical, needs_context, referent_titles
+
+from .conftest import write_jsonl
+
+PIXEL_Q = "What does PIXEL reconstruct during pretraining instead of predicting tokens?"
+PIXEL = "Language Modelling with Pixels"
+HISTORY = [(PIXEL_Q, {"titles": [PIXEL]})]
+
+
+# ---- which questions stay on the earlier papers (pure) ------------------------------------------
+@pytest.mark.parametrize("question", ["error rate on MNIST?", "is there a JAX implementation?", "how much faster than GLaM?",
+                                      "any application to stock markets?"])
+def test_a_short_question_with_no_reference_word_stays_when_the_index_says_so(question):
+    assert not needs_context(question), "no reference word: the old test let it go"
+    assert elliptical(question)
+    assert referent_titles(question, HISTORY, stays=lambda titles: True) == (PIXEL,)
+    assert referent_titles(question, HISTORY, stays=lambda titles: False) == ()
+    assert referent_titles(question, HISTORY) == (), "no index to ask: as before"
+
+
+@pytest.mark.parametrize("question", ["diffusion models", "deepfake face detection", "Which papers are about diffusion?",
+                                      "Which paper shows that label smoothing hurts knowledge distillation into smaller students?"])
+def test_keywords_new_searches_and_long_questions_never_stay_on_their_own(question):
+    asked = []
+    assert referent_titles(question, HISTORY, stays=lambda titles: asked.append(titles) or True) == ()
+    assert not elliptical(question) and asked == [], "the index is not even asked"
+
+
+@pytest.mark.parametrize("question", ["does that hold for EEG signals?", "How does this compare to pruning?", "is that better?"])
+def test_this_or_that_after_an_auxiliary_points_back(question):
+    assert needs_context(question)
+    assert referent_titles(question, HISTORY) == (PIXEL,)
+
+
+def test_an_abstained_turn_has_no_papers_to_stay_on():
+    assert referent_titles("error rate on MNIST?", [(PIXEL_Q, {"abstained": True})], stays=lambda t: True) == ()
+
+
+# ---- on the real index ----------------------------------------------------------------------------
+def test_an_elliptical_follow_up_is_answered_from_the_earlier_paper(assistant):
+    first = assistant.ask(PIXEL_Q)
+    assert first.citations[0].title == PIXEL
+    answer = assistant.ask("how many languages?", history=[first])
+    assert PIXEL in answer.query and {h.title for h in answer.hits} == {PIXEL}
+    assert not answer.abstained and answer.citations[0].title == PIXEL
+    alone = assistant.ask("how many languages?")
+    assert alone.query == "how many languages?" and alone.hits[0].title != PIXEL, "the chat did the work"
+
+
+def test_a_new_topic_in_keywords_or_by_its_own_paper_leaves_the_earlier_paper(assistant):
+    first = assistant.ask(PIXEL_Q)
+    for question in ("diffusion models", "Which papers are about graph neural networks?",
+                     "What accuracy does Sequencer2D-L reach on ImageNet?"):
+        answer = assistant.ask(question, history=[first])
+        assert PIXEL not in answer.query and answer.hits and answer.hits[0].title != PIXEL, question
+
+
+def test_a_follow_up_about_the_earlier_paper_is_judged_by_the_follow_up_model(assistant):
+    first = assistant.ask(PIXEL_Q)
+    main, follow_up = load_model(), load_model(DEFAULT_FOLLOWUP_MODEL)
+    for question in ("how many languages?", "does that hold for speech?", "Which languages did they evaluate it on?"):
+        verdict = assistant.judge(question, history=[first])
+        assert verdict.confidence == pytest.approx(follow_up.probability(verdict.features), abs=1e-12), question
+        assert verdict.confidence != pytest.approx(main.probability(verdict.features), abs=1e-3)
+        asked = assistant.ask(question, history=[first])
+        assert asked.confidence == pytest.approx(verdict.confidence, abs=1e-9)
+        assert asked.abstained is (verdict.confidence < follow_up.threshold)
+    alone = assistant.judge(PIXEL_Q)  # a self-contained question: the main model
+    assert alone.confidence == pytest.approx(main.probability(alone.features), abs=1e-12)
+
+
+def test_shipped_follow_up_model_loads_and_predicts_its_pinned_case(assistant):
+    model = load_model(DEFAULT_FOLLOWUP_MODEL)
+    data = json.loads(DEFAULT_FOLLOWUP_MODEL.read_text())
+    assert model.features == FEATURES and model.pair_head is None
+    assert data["training"]["parts"] == "dev" and all(f["path"].startswith("eval/questions/followups/") for f in data["training"]["files"])
+    pinned = data["pinned"]
+    assert model.probability(pinned["features"]) == pytest.approx(pinned["probability"], abs=1e-9)
+    prior = []
+    for earlier in pinned["history"]:  # the earlier turns asked as the trainer asked them
+        prior.append(assistant.ask(earlier, history=list(prior)))
+    sig = assistant.answerability_inputs(pinned["question"], history=prior)
+    assert sig.follow_up, "the pinned follow-up is still resolved to the earlier answer's paper"
+    again = load_model().complete(sig.features, sig.pair)  # sem_pair: the main model's head
+    for name in FEATURES:
+        tol = 2e-2 if name.startswith(("sem_", "phr_", "word_", "fused_", "rank_agree")) else 1e-6
+        assert again[name] == pytest.approx(pinned["features"][name], abs=tol), name
+    assert model.probability(again) == pytest.approx(pinned["probability"], abs=2e-2)
+
+
+def test_a_missing_follow_up_model_fails_with_the_rebuild_message(full_settings, tmp_path):
+    missing = tmp_path / "followup.json"
+    a = Assistant(full_settings.with_options(followup_model=missing))
+    try:
+        with pytest.raises(ModelLoadError, match="eval.train_answerability") as err:
+            a.ask(PIXEL_Q)
+        assert str(missing) in str(err.value)
+    finally:
+        a.close()
+
+
+# ---- the trainer --------------------------------------------------------------------------------
+def test_follow_up_training_writes_a_file_that_predicts_like_scikit_learn(tmp_path, full_settings):
+    from sklearn.linear_model import LogisticRegression
+
+    from eval.train_followup import FOLLOWUP_C, fit, leave_one_set_out, write_model
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(70, len(FEATURES)))
+    y = (X[:, 1] - X[:, 4] + rng.normal(scale=0.5, size=70) > 0).astype(int)
+    m = fit(X, y)
+    path = tmp_path / "followup.json"
+    qfile = write_jsonl(tmp_path / "f.jsonl", [{"id": "a"}])
+    items = [{"question": f"q{i}", "history": [f"h{i}"], "_file": str(qfile)} for i in range(70)]
+    write_model(path, m, items, X, full_settings)
+    model = load_model(path)
+    Z = (X - X.mean(0)) / X.std(0)
+    ref = LogisticRegression(C=FOLLOWUP_C, max_iter=3000).fit(Z, y).predict_proba(Z)[:, 1]
+    assert np.allclose([model.probability(dict(zip(FEATURES, row))) for row in X], ref, atol=1e-6)
+    assert json.loads(path.read_text())["pinned"]["history"] == ["h0"]
+    runs = leave_one_set_out(X, y, np.array(["a"] * 35 + ["b"] * 35), FOLLOWUP_C)
+    assert set(runs) == {"a", "b", "pooled"} and runs["pooled"]["n"] == 70
+
+
+def test_follow_up_items_are_read_from_dev_parts_with_history_only(tmp_path):
+    from eval.train_followup import load_follow_ups
+
+    base = {"style": "followup", "type": "factoid", "question": "which datasets?"}
+    path = write_jsonl(tmp_path / "f.jsonl", [{**base, "id": "a", "split": "dev", "history": ["Which paper ...?"]},
+                                              {**base, "id": "b", "split": "test", "history": ["Which paper ...?"]},
+                                              {**base, "id": "c", "split": "dev"}])
+    assert [q["id"] for q in load_follow_ups([path])] == ["a"]
+
+
+def test_the_shipped_model_files_are_distinct():
+    assert DEFAULT_FOLLOWUP_MODEL.exists() and DEFAULT_FOLLOWUP_MODEL != DEFAULT_MODEL
+    assert load_model(DEFAULT_FOLLOWUP_MODEL).coef.tolist() != load_model().coef.tolist()

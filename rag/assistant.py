@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generator, Iterator, Sequence
 from .answer_model import DEFAULT_FOLLOWUP_MODEL
 from .answerability import Answerability, Collection, Signals, Verdict, cosines, load_model, question_words, salient_terms, signals
 from .comparison import merged, refused, write
-from .conversation import FIT_MARGIN, NEW_TERMS, retrieval_query
+from .conversation import retrieval_query
 from .corpus import Corpus, load_corpus
 from .errors import IndexMissingError, QuestionError, SettingsError
 from .extractive import Draft, ExtractiveGenerator
@@ -321,21 +321,21 @@ class Assistant:
         settings, filters = self._per_call(options)
         question = self._check_question(question, settings)
         return question, settings, filters, history, plan_question(question, self.listings(), settings, filters, history,
-                                                                   self._stays if history else None)
+                                                                   self._measure if history else None)
 
-    def _stays(self, question: str, titles: Sequence[str]) -> bool:
-        """Whether `question` stays on the papers titled `titles` (rag.listed.Stays): it brings at most
-        NEW_TERMS salient terms none of them holds, or no other paper fits it better by FIT_MARGIN or
-        more (the question's cosine to the best passage anywhere minus to theirs; the question vector is
-        the one the decision embeds anyway)."""
+    def _measure(self, question: str, titles: Sequence[str]) -> tuple[int, float]:
+        """(How many salient terms of `question` none of the papers titled `titles` holds, how much closer
+        the best passage anywhere is to it than theirs), for rag.conversation.stays_on. The question
+        vector is the one the decision embeds anyway."""
         col, listings = self._get_collection(), self.listings()
         ids = [i for i in (listings.titles.get(" ".join(name_tokens(t))) for t in titles) if i]
         held = frozenset().union(*(col.paper_terms.get(i, frozenset()) for i in ids))
-        if sum(t not in held for t in salient_terms(question_words(question), col.scorer)) <= NEW_TERMS:
-            return True
+        new = sum(t not in held for t in salient_terms(question_words(question), col.scorer))
         rows = [i for pid in ids for i in col.paper_chunks.get(pid, [])]
+        if not rows:
+            return new, float("inf")
         sims = cosines(col.chunk_vectors, self._query_vector(question))
-        return bool(rows) and float(sims.max() - sims[rows].max()) < FIT_MARGIN
+        return new, float(sims.max() - sims[rows].max())
 
     def _retrieve_for(self, question: str, options: dict[str, Any]) -> tuple[str, Settings, list[Hit], bool]:
         """The text the decision judges, its settings and the top_k papers, as `ask` retrieves them: a

@@ -10,7 +10,7 @@ import pytest
 from rag import Assistant, ModelLoadError
 from rag.answer_model import DEFAULT_FOLLOWUP_MODEL, DEFAULT_MODEL
 from rag.answerability import FEATURES, load_model
-from rag.conversation import elliptical, needs_context, referent_titles
+from rag.conversation import candidate, needs_context, referent_titles, stays_on
 
 from .conftest import write_jsonl
 
@@ -21,21 +21,37 @@ HISTORY = [(PIXEL_Q, {"titles": [PIXEL]})]
 
 # ---- which questions stay on the earlier papers (pure) ------------------------------------------
 @pytest.mark.parametrize("question", ["error rate on MNIST?", "is there a JAX implementation?", "how much faster than GLaM?",
-                                      "any application to stock markets?"])
+                                      "any application to stock markets?", "imagenet top-1?"])
 def test_a_short_question_with_no_reference_word_stays_when_the_index_says_so(question):
     assert not needs_context(question), "no reference word: the old test let it go"
-    assert elliptical(question)
-    assert referent_titles(question, HISTORY, stays=lambda titles: True) == (PIXEL,)
-    assert referent_titles(question, HISTORY, stays=lambda titles: False) == ()
+    assert candidate(question)
+    assert referent_titles(question, HISTORY, measure=lambda titles: (0, 0.0)) == (PIXEL,)
+    assert referent_titles(question, HISTORY, measure=lambda titles: (5, 0.5)) == ()
+    assert referent_titles(question, HISTORY, measure=lambda titles: None) == (), "it names another paper"
     assert referent_titles(question, HISTORY) == (), "no index to ask: as before"
 
 
-@pytest.mark.parametrize("question", ["diffusion models", "deepfake face detection", "Which papers are about diffusion?",
-                                      "Which paper shows that label smoothing hurts knowledge distillation into smaller students?"])
-def test_keywords_new_searches_and_long_questions_never_stay_on_their_own(question):
+@pytest.mark.parametrize("question, new_terms, margin, stays", [
+    ("how big were the F1 gains?", 1, 0.5, True),            # one rare term the paper lacks
+    ("how big were the F1 gains?", 2, 0.099, True),          # no other paper closer by 0.10
+    ("how big were the F1 gains?", 2, 0.10, False),
+    ("diffusion models", 0, 0.3, False),                    # keywords alone: the rare-terms count does not keep them
+    ("false negative rate?", 2, 0.05, True),                # ... the semantic test does
+    ("I care about seismic wave simulation; did they test the multigrid operator on seismic problems?", 5, 0.0, True),
+    ("I care about seismic wave simulation; did they test the multigrid operator on seismic problems?", 0, 0.01, False),
+])
+def test_stays_on_by_length_shape_and_measures(question, new_terms, margin, stays):
+    assert candidate(question)
+    assert stays_on(question, new_terms, margin) is stays
+
+
+@pytest.mark.parametrize("question", ["Which papers are about diffusion?", "Find other works on graph neural networks",
+                                      "Which paper shows that label smoothing hurts knowledge distillation into smaller students when "
+                                      "the teacher was trained with it?"])
+def test_new_searches_and_long_questions_are_never_measured(question):
     asked = []
-    assert referent_titles(question, HISTORY, stays=lambda titles: asked.append(titles) or True) == ()
-    assert not elliptical(question) and asked == [], "the index is not even asked"
+    assert referent_titles(question, HISTORY, measure=lambda titles: asked.append(titles) or (0, 0.0)) == ()
+    assert not candidate(question) and asked == [], "the index is not even asked"
 
 
 @pytest.mark.parametrize("question", ["does that hold for EEG signals?", "How does this compare to pruning?", "is that better?"])
@@ -45,7 +61,7 @@ def test_this_or_that_after_an_auxiliary_points_back(question):
 
 
 def test_an_abstained_turn_has_no_papers_to_stay_on():
-    assert referent_titles("error rate on MNIST?", [(PIXEL_Q, {"abstained": True})], stays=lambda t: True) == ()
+    assert referent_titles("error rate on MNIST?", [(PIXEL_Q, {"abstained": True})], measure=lambda t: (0, 0.0)) == ()
 
 
 # ---- on the real index ----------------------------------------------------------------------------

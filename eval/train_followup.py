@@ -19,6 +19,7 @@ scored on the held-out writer's.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -26,8 +27,9 @@ from typing import Any, Callable
 import numpy as np
 
 from rag import Assistant, Settings
-from rag.answer_model import load_model
+from rag.answer_model import RESOLUTION_FEATURES, load_model, model_to_dict
 from rag.answerability import FEATURES, MODEL_FORMAT, file_sha256
+from rag.conversation import ELLIPTIC_WORDS, FIT_MARGIN, NEW_TERMS
 
 from . import metrics as M
 from .harness import EVAL_DIR
@@ -38,7 +40,13 @@ FOLLOWUP_DIR = EVAL_DIR / "questions" / "followups"
 # 0.843 / 4.3%). With the first two sets alone 0.03 had kept wrong refusals lowest. Mixing in the dev
 # style questions judged against their own paper (weights 3-10) cut wrong refusals to 3.4-3.8% at F1
 # 0.835-0.842: not kept.
-FOLLOWUP_C = 0.3
+FOLLOWUP_C = 0.1
+# The resolution head (which short follow-ups with no reference word are about the earlier paper): its
+# C. Its threshold takes, out of fold, no more dev self-contained questions (each asked after a random
+# earlier answer) for follow-ups than the hand-set rule (rag.conversation.stays_on) takes on the same
+# rows. Chosen by cross-validation over the four writers' sets: C 0.1 over 1.0, five features over nine
+# (the frequency order of plain words added nothing).
+RESOLUTION_C = 0.1
 C_GRID = (0.03, 0.1, 0.3, 1.0)
 
 
@@ -122,17 +130,96 @@ def leave_one_set_out(X: np.ndarray, y: np.ndarray, sets: np.ndarray, C: float) 
     return out
 
 
+def resolution_rows(items: list[dict[str, Any]], others: list[dict[str, Any]], assistant: Assistant, seed: int = 0,
+                    say: Callable[[str], None] = print) -> tuple[np.ndarray, np.ndarray]:
+    """The resolution head's rows: each dev follow-up after its earlier questions (1: about the earlier
+    paper), and each dev self-contained question after the answer to a random question about another
+    paper (0), where a Fit is measured (a short question with no reference word; Assistant.resolution_inputs)."""
+    rng = np.random.default_rng(seed)
+    firsts = [q for q in others if q["type"] != "unanswerable" and q.get("gold_titles")]
+    answers: dict[str, Any] = {}
+    rows, labels = [], []
+    for label, pool in ((1, items), (0, others)):
+        for q in pool:
+            if label:
+                prior: list[Any] = []
+                for earlier in q["history"]:
+                    prior.append(assistant.ask(earlier, history=list(prior)))
+            else:
+                first = firsts[int(rng.integers(len(firsts)))]
+                while first.get("gold_titles") == q.get("gold_titles"):
+                    first = firsts[int(rng.integers(len(firsts)))]
+                if first["question"] not in answers:
+                    answers[first["question"]] = assistant.ask(first["question"])
+                prior = [answers[first["question"]]]
+            f = assistant.resolution_inputs(q["question"], history=prior)
+            if f is not None:
+                rows.append([f[n] for n in RESOLUTION_FEATURES])
+                labels.append(label)
+        say(f"  resolution rows: {len(labels)} ({sum(labels)} follow-ups)")
+    return np.asarray(rows, dtype=np.float64).reshape(-1, len(RESOLUTION_FEATURES)), np.asarray(labels, dtype=int)
+
+
+def rule_stays(X: np.ndarray) -> np.ndarray:
+    """The hand-set rule (rag.conversation.stays_on) on resolution rows."""
+    f = {n: X[:, i] for i, n in enumerate(RESOLUTION_FEATURES)}
+    margin = f["best_cosine"] - f["their_cosine"]
+    short = (f["new_terms"] <= NEW_TERMS) | (margin < FIT_MARGIN)
+    return np.where(f["words"] > ELLIPTIC_WORDS, margin <= 0.0, np.where(f["function_word"] > 0, short, margin < FIT_MARGIN))
+
+
+def fit_resolution(X: np.ndarray, y: np.ndarray, C: float = RESOLUTION_C, seed: int = 0) -> dict[str, Any]:
+    """Standardized logistic regression; the threshold takes no more self-contained questions for
+    follow-ups, out of fold, than the hand-set rule takes on the same rows."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    from .train_answerability import _standardized
+
+    rule = rule_stays(X)
+    cap = float(rule[y == 0].mean()) if (y == 0).any() else 0.0
+    Z, mean, scale = _standardized(X)
+    oof = np.zeros(len(y))
+    for tr, te in StratifiedKFold(5, shuffle=True, random_state=seed).split(Z, y):
+        oof[te] = LogisticRegression(C=C, max_iter=3000).fit(Z[tr], y[tr]).decision_function(Z[te])
+    negatives = np.sort(oof[y == 0])[::-1]
+    k = int(round(cap * len(negatives)))
+    threshold = float((negatives[k] + negatives[k - 1]) / 2) if 0 < k < len(negatives) else float(negatives[0] + 1e-9)
+    lr = LogisticRegression(C=C, max_iter=3000).fit(Z, y)
+    stays = oof >= threshold
+    return {"mean": mean, "scale": scale, "coef": lr.coef_[0], "intercept": float(lr.intercept_[0]), "threshold": threshold,
+            "out_of_fold": {"follow_ups": int((y == 1).sum()), "kept": int(stays[y == 1].sum()),
+                            "self_contained": int((y == 0).sum()), "taken_for_follow_ups": int(stays[y == 0].sum()),
+                            "rule_kept": int(rule[y == 1].sum()), "rule_taken": int(rule[y == 0].sum())}}
+
+
 def train(settings: Settings, out: Path, say: Callable[[str], None] = print,
           paths: list[Path] | None = None) -> dict[str, Any]:
-    """Featurize the dev follow-ups, fit, write the model file to `out`; returns the report's part."""
+    """Fit the resolution head, then featurize the dev follow-ups as it resolves them and fit the
+    decision; write the model file to `out`; returns the report's part."""
+    from .train_answerability import load_items
+
     items = load_follow_ups(paths)
     if not items:
         raise SystemExit(f"no dev follow-up items in {FOLLOWUP_DIR}: nothing to fit the follow-up model on")
-    assistant = Assistant(settings)
+    others = [q for q in load_items() if q["split"] == "dev"]
+    assistant = Assistant(settings)  # follow-ups resolved by the hand-set rule here: the Fit does not depend on it
+    try:
+        R, r = resolution_rows(items, others, assistant, say=say)
+    finally:
+        assistant.close()
+    resolution = fit_resolution(R, r)
+    # An interim file: the main model's weights as the follow-up decision (a follow-up being fitted never
+    # judges its own earlier turns), with the new resolution head, so follow-ups are resolved as they will be.
+    main = load_model(settings.answerability_model)
+    interim = out.with_suffix(".interim.json")
+    _write_json(interim, {**model_to_dict(replace(main, pair_head=None)), "resolution": _resolution_dict(resolution)})
+    assistant = Assistant(settings.with_options(followup_model=interim))
     try:
         X, about = featurize(items, assistant, say)
     finally:
         assistant.close()
+        interim.unlink(missing_ok=True)
     items = [q for q, a in zip(items, about) if a]
     X = X[about]
     y = np.array([q["type"] != "unanswerable" for q in items], dtype=int)
@@ -140,17 +227,34 @@ def train(settings: Settings, out: Path, say: Callable[[str], None] = print,
     say(f"{len(items)} of {len(about)} dev follow-ups are about the earlier answer's papers: fitted")
     by_c = {str(c): leave_one_set_out(X, y, sets, c) for c in C_GRID} if len(set(sets)) > 1 else {}
     m = fit(X, y)
-    report = {"questions": len(items), "resolved": int(about.sum()), "items": int(len(about)), "C": m["C"],
+    report = {"resolution": {"C": RESOLUTION_C, "threshold": resolution["threshold"], **resolution["out_of_fold"]},
+              "questions": len(items), "resolved": int(about.sum()), "items": int(len(about)), "C": m["C"],
               "threshold": m["threshold"], "out_of_fold": figures(m["oof"], y, m["threshold"]),
               "leave_one_set_out": by_c.get(str(m["C"]), {}),
               "leave_one_set_out_by_C": {c: v.get("pooled") for c, v in by_c.items()}}
-    write_model(out, m, items, X, settings)
+    write_model(out, m, items, X, settings, resolution)
     return report
 
 
-def write_model(path: Path, m: dict[str, Any], items: list[dict[str, Any]], X: np.ndarray, settings: Settings) -> None:
-    """The model file (rag.answer_model's format), with its training files' hashes and a pinned case."""
+def _resolution_dict(r: dict[str, Any]) -> dict[str, Any]:
+    return {"features": list(RESOLUTION_FEATURES), "mean": r["mean"].tolist(), "scale": r["scale"].tolist(),
+            "coef": r["coef"].tolist(), "intercept": r["intercept"], "threshold": r["threshold"], "C": RESOLUTION_C,
+            "out_of_fold": r["out_of_fold"]}
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
     import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def write_model(path: Path, m: dict[str, Any], items: list[dict[str, Any]], X: np.ndarray, settings: Settings,
+                resolution: dict[str, Any] | None = None) -> None:
+    """The model file (rag.answer_model's format), with its training files' hashes, a pinned case and
+    the resolution head."""
     from importlib.metadata import version
 
     main = Path(settings.answerability_model) if settings.answerability_model else None
@@ -168,10 +272,9 @@ def write_model(path: Path, m: dict[str, Any], items: list[dict[str, Any]], X: n
                          "created": datetime.now(timezone.utc).isoformat(timespec="seconds")},
             "pinned": {"question": items[0]["question"], "history": items[0]["history"],
                        "features": dict(zip(FEATURES, X[0].tolist())), "probability": float(probability(m, X[:1])[0])}}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    if resolution is not None:
+        data["resolution"] = _resolution_dict(resolution)
+    _write_json(path, data)
 
 
 def markdown(report: dict[str, Any]) -> str:

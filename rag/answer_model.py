@@ -52,6 +52,35 @@ class PairHead:
         return {"mean": self.mean.tolist(), "scale": self.scale.tolist(), "coef": self.coef.tolist(), "intercept": self.intercept}
 
 
+# What a follow-up's resolution head reads (rag.conversation.Fit.features): is a short question with no
+# reference word about the earlier answer's papers?
+RESOLUTION_FEATURES = ("words", "function_word", "new_terms", "best_cosine", "their_cosine")
+
+
+@dataclass(frozen=True)
+class ResolutionHead:
+    """Standardized logistic regression over RESOLUTION_FEATURES; a question stays on the earlier papers
+    when its score reaches `threshold` (fitted by eval.train_followup on dev follow-ups and dev
+    self-contained questions asked after a random earlier answer)."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    threshold: float
+
+    def score(self, features: dict[str, float]) -> float:
+        z = (np.array([features[n] for n in RESOLUTION_FEATURES], dtype=np.float64) - self.mean) / self.scale
+        return float(np.einsum("i,i->", z, self.coef)) + self.intercept
+
+    def stays(self, features: dict[str, float]) -> bool:
+        return self.score(features) >= self.threshold
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"features": list(RESOLUTION_FEATURES), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
+                "coef": self.coef.tolist(), "intercept": self.intercept, "threshold": self.threshold}
+
+
 @dataclass(frozen=True)
 class Model:
     """Standardized logistic regression over FEATURES, as written by eval.train_answerability."""
@@ -64,6 +93,7 @@ class Model:
     threshold: float
     meta: dict[str, Any]
     pair_head: PairHead | None = None
+    resolution: ResolutionHead | None = None  # the follow-up model's: which short questions are follow-ups
 
     def complete(self, features: dict[str, float], pair: np.ndarray | None) -> dict[str, float]:
         """The features with the pair head's score filled in (unchanged when the model has no head)."""
@@ -83,6 +113,8 @@ def model_to_dict(model: Model) -> dict[str, Any]:
             "intercept": model.intercept, "threshold": model.threshold, **model.meta}
     if model.pair_head is not None:
         data["pair_head"] = model.pair_head.to_dict()
+    if model.resolution is not None:
+        data["resolution"] = model.resolution.to_dict()
     return data
 
 
@@ -119,9 +151,16 @@ def load_model(path: Path | str | None = None, default: Path = DEFAULT_MODEL) ->
         if data.get("pair_head") is not None:
             h = data["pair_head"]
             head = PairHead(*_vectors(h, None), float(h["intercept"]))
+        resolution = None
+        if data.get("resolution") is not None:
+            r = data["resolution"]
+            if tuple(r["features"]) != RESOLUTION_FEATURES:
+                raise ValueError(f"resolution features {r['features']!r}, this version reads {list(RESOLUTION_FEATURES)}")
+            resolution = ResolutionHead(*_vectors(r, len(RESOLUTION_FEATURES)), float(r["intercept"]), float(r["threshold"]))
         meta = {k: v for k, v in data.items()
-                if k not in {"format", "kind", "features", "mean", "scale", "coef", "intercept", "threshold", "pair_head"}}
-        return Model(names, arrays[0], arrays[1], arrays[2], float(data["intercept"]), float(data["threshold"]), meta, head)
+                if k not in {"format", "kind", "features", "mean", "scale", "coef", "intercept", "threshold", "pair_head", "resolution"}}
+        return Model(names, arrays[0], arrays[1], arrays[2], float(data["intercept"]), float(data["threshold"]), meta, head,
+                     resolution)
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelLoadError(f"the answerability model {path} is damaged ({exc}): {REBUILD}") from None
 
@@ -130,5 +169,6 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-__all__ = ["DEFAULT_MODEL", "DEFAULT_FOLLOWUP_MODEL", "MODEL_FORMAT", "PAIR_FEATURE", "REBUILD", "Model", "PairHead", "file_sha256", "load_model",
+__all__ = ["DEFAULT_MODEL", "DEFAULT_FOLLOWUP_MODEL", "MODEL_FORMAT", "PAIR_FEATURE", "REBUILD", "RESOLUTION_FEATURES", "Model",
+           "PairHead", "ResolutionHead", "file_sha256", "load_model",
            "model_to_dict"]

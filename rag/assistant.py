@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Generator, Iterator, Sequence
 from .answer_model import DEFAULT_FOLLOWUP_MODEL
 from .answerability import Answerability, Collection, Signals, Verdict, cosines, load_model, question_words, salient_terms, signals
 from .comparison import merged, refused, write
-from .conversation import retrieval_query
+from .conversation import Fit, retrieval_query, shape, stays_on
 from .corpus import Corpus, load_corpus
 from .errors import IndexMissingError, QuestionError, SettingsError
 from .extractive import Draft, ExtractiveGenerator
@@ -314,28 +314,42 @@ class Assistant:
         yield _from_draft(draft, generator, warnings, timings=_timings(started, retrieved, loaded, decided, first_token, time.perf_counter()),
                           **common)
 
-    def _plan(self, question: str, options: dict[str, Any]) -> tuple[str, Settings, Filters | None, Any, Plan]:
-        """(the checked question, its settings and filters, its `history` option, the router's plan)."""
+    def _plan(self, question: str, options: dict[str, Any], fits: list[Fit] | None = None
+              ) -> tuple[str, Settings, Filters | None, Any, Plan]:
+        """(the checked question, its settings and filters, its `history` option, the router's plan).
+        `fits`: collects the Fit of a short follow-up with no reference word, when one is measured."""
         options = dict(options)
         history = options.pop("history", None)
         settings, filters = self._per_call(options)
         question = self._check_question(question, settings)
-        return question, settings, filters, history, plan_question(question, self.listings(), settings, filters, history,
-                                                                   self._measure if history else None)
+        stays = (lambda q, titles: self._stays(q, titles, settings, fits)) if history else None
+        return question, settings, filters, history, plan_question(question, self.listings(), settings, filters, history, stays)
 
-    def _measure(self, question: str, titles: Sequence[str]) -> tuple[int, float]:
-        """(How many salient terms of `question` none of the papers titled `titles` holds, how much closer
-        the best passage anywhere is to it than theirs), for rag.conversation.stays_on. The question
-        vector is the one the decision embeds anyway."""
+    def _fit(self, question: str, titles: Sequence[str]) -> Fit:
+        """How `question` fits the papers titled `titles` (rag.conversation.Fit): the salient terms none of
+        them holds, the question's cosine to the best passage anywhere and to theirs (the question vector
+        is the one the decision embeds anyway)."""
         col, listings = self._get_collection(), self.listings()
         ids = [i for i in (listings.titles.get(" ".join(name_tokens(t))) for t in titles) if i]
         held = frozenset().union(*(col.paper_terms.get(i, frozenset()) for i in ids))
         new = sum(t not in held for t in salient_terms(question_words(question), col.scorer))
         rows = [i for pid in ids for i in col.paper_chunks.get(pid, [])]
-        if not rows:
-            return new, float("inf")
         sims = cosines(col.chunk_vectors, self._query_vector(question))
-        return new, float(sims.max() - sims[rows].max())
+        words, function_word = shape(question)
+        return Fit(words, function_word, new, float(sims.max()) if len(sims) else 0.0,
+                   float(sims[rows].max()) if rows else -1.0)
+
+    def _stays(self, question: str, titles: Sequence[str], settings: Settings, fits: list[Fit] | None = None) -> bool:
+        """Whether a short question with no reference word stays on the earlier papers: the follow-up
+        model's resolution head decides on its Fit (the hand-set rule, rag.conversation.stays_on, for a
+        model file without one)."""
+        fit = self._fit(question, titles)
+        if fits is not None:
+            fits.append(fit)
+        if fit.their_cosine < 0:  # none of the titles is in this index
+            return False
+        head = self._get_answerability(settings).model_for(True).resolution
+        return head.stays(fit.features()) if head is not None else stays_on(question, fit.new_terms, fit.margin)
 
     def _retrieve_for(self, question: str, options: dict[str, Any]) -> tuple[str, Settings, list[Hit], bool]:
         """The text the decision judges, its settings and the top_k papers, as `ask` retrieves them: a
@@ -371,6 +385,14 @@ class Assistant:
         sig = signals(question, hits, self._get_collection(), self._query_vector(question), self.embed)
         sig.follow_up = about
         return sig
+
+    def resolution_inputs(self, question: str, **options: Any) -> dict[str, float] | None:
+        """The features the resolution head reads for a follow-up (pass `history`), as `ask` plans it; None
+        when none is measured: no earlier paper, a reference word, a new search, another paper named,
+        or too long (rag.conversation.candidate). For training (eval.train_followup)."""
+        fits: list[Fit] = []
+        self._plan(question, options, fits)
+        return fits[-1].features() if fits and fits[-1].their_cosine >= 0 else None
 
     def judge(self, question: str, **options: Any) -> Verdict:
         """The answerability decision alone: probability, answerable, missing concepts (no generator runs)."""

@@ -195,7 +195,7 @@ def turns(history: Iterable[Any] | None) -> list[Turn]:
 
 
 def referent_titles(question: str, history: Sequence[Any] | None, bare: bool = False,
-                    measure: Callable[[tuple[str, ...]], tuple[int, float] | None] | None = None) -> tuple[str, ...]:
+                    stays: Callable[[tuple[str, ...]], bool] | None = None) -> tuple[str, ...]:
     """The papers a follow-up points back at with a reference word ("Does it also work on speech?",
     "Which of them use transformers?"): every title the most recent turn that cited papers cited;
     () when the question has no such word, or no earlier turn cited a paper. The Assistant answers
@@ -208,9 +208,9 @@ def referent_titles(question: str, history: Sequence[Any] | None, bare: bool = F
 
     `bare`: a question that leans on earlier turns without a reference word counts too (the caller's
     call: "Who are the authors?" is about the earlier paper, "What about robustness?" need not be).
-    `measure(titles)`: (the rare terms of the question those papers lack, how much better the best other
-    paper fits it), from the caller's index, or None when the question is not theirs to keep (it names
-    another paper); with it, a short question that `stays_on` them continues the chat, reference word or not.
+    `stays(titles)`: whether a short question (`candidate`) with no reference word stays on those papers
+    (the caller's index knows: a `Fit`, judged by the follow-up model's resolution head or `stays_on`);
+    with it, such a question continues the chat.
     """
     past = turns(history)
     if not past:
@@ -220,10 +220,7 @@ def referent_titles(question: str, history: Sequence[Any] | None, bare: bool = F
         return ()
     if _points_back(question, _WORD.findall(question)) or (bare and needs_context(question)):
         return titles
-    if measure is None or not candidate(question):
-        return ()
-    measured = measure(titles)
-    return titles if measured is not None and stays_on(question, *measured) else ()
+    return titles if stays is not None and candidate(question) and stays(titles) else ()
 
 
 def candidate(question: str) -> bool:
@@ -236,9 +233,36 @@ def candidate(question: str) -> bool:
     return 0 < len(words) <= LONG_WORDS and not _NEW_SEARCH.search(question)
 
 
+@dataclass(frozen=True)
+class Fit:
+    """How a `candidate` question fits the earlier answer's papers, measured on the caller's index."""
+
+    words: int
+    function_word: bool  # False: keywords alone ("diffusion models", "imagenet top-1?")
+    new_terms: int  # salient (rare) terms of the question none of those papers holds
+    best_cosine: float  # the question's cosine to the best passage of the collection
+    their_cosine: float  # ... to the best passage of those papers
+
+    @property
+    def margin(self) -> float:
+        return self.best_cosine - self.their_cosine
+
+    def features(self) -> dict[str, float]:
+        """What the resolution head reads (rag.answer_model.RESOLUTION_FEATURES)."""
+        return {"words": float(self.words), "function_word": float(self.function_word), "new_terms": float(min(self.new_terms, 6)),
+                "best_cosine": self.best_cosine, "their_cosine": self.their_cosine}
+
+
+def shape(question: str) -> tuple[int, bool]:
+    """(words, whether any is a function word) of a question: the parts of a `Fit` that need no index."""
+    words = _WORD.findall(question)
+    return len(words), not all(_is_content(w) for w in words)
+
+
 def stays_on(question: str, new_terms: int, margin: float) -> bool:
-    """Whether a `candidate` question stays on the earlier papers: `new_terms` rare terms of it they lack,
-    `margin` how much closer the best other paper's passage is to it than theirs (0: theirs is the best).
+    """The hand-set rule for whether a `candidate` question stays on the earlier papers, used when the
+    follow-up model file has no resolution head: `new_terms` rare terms of it they lack, `margin` how
+    much closer the best other paper's passage is to it than theirs (0: theirs is the best).
 
     >>> [stays_on("error rate on MNIST?", 1, 0.3), stays_on("diffusion models", 1, 0.3), stays_on("imagenet top-1?", 2, 0.04)]
     [True, False, True]
@@ -279,4 +303,4 @@ def retrieval_query(question: str, history: Sequence[Any] | None) -> str:
 
 
 __all__ = ["ELLIPTIC_WORDS", "FIT_MARGIN", "LONG_WORDS", "NEW_TERMS", "Turn", "to_turn", "turns", "needs_context", "content_words",
-           "candidate", "referent_titles", "retrieval_query", "stays_on"]
+           "Fit", "candidate", "referent_titles", "retrieval_query", "shape", "stays_on"]

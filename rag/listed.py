@@ -34,9 +34,9 @@ from .routing import ATTRIBUTE, COUNT, FIELD, Route, route
 from .settings import Settings
 from .types import Answer, Citation, Hit, Paper
 
-# (The rare terms of a question the given papers (titles) lack, how much better the best other paper fits
-# it): rag.assistant measures them on its index, rag.conversation.stays_on decides.
-Measure = Callable[[str, Sequence[str]], tuple[int, float]]
+# Whether a short question with no reference word stays on the given papers (titles): rag.assistant
+# measures how it fits them on its index (rag.conversation.Fit) and decides.
+Stays = Callable[[str, Sequence[str]], bool]
 # A follow-up that points back ("Which session was it in?") is about the earlier answer's paper,
 # not a lookup over the listings.
 ANAPHORA = re.compile(r"\b(it|its|it's|they|them|their|this paper|that paper|this one|that one)\b", re.I)
@@ -355,22 +355,22 @@ class Plan:
 
 
 def _referred(question: str, history: Any, listings: Listings, filters: Filters | None, r: Route,
-              measure: Measure | None) -> tuple[str, ...] | None:
+              stays: Stays | None) -> tuple[str, ...] | None:
     """The ids of the earlier answer's papers a follow-up points back at ("Does it also work on speech?"),
     within the user's filters; None when it points at none (rag.conversation.referent_titles). With
-    `measure`, a short retrieval question that names no other paper and stays on them is about them too
-    ("error rate on MNIST?"; rag.conversation.stays_on)."""
+    `stays`, a short retrieval question that names no other paper and stays on them is about them too
+    ("error rate on MNIST?"; rag.conversation.Fit)."""
     if not history:
         return None
 
-    def measured(titles: tuple[str, ...]) -> tuple[int, float] | None:
+    def fits(titles: tuple[str, ...]) -> bool:
         named = _named(listings, question, filters)  # "What does the Sequencer paper show?": another paper, by its name
-        if r.name != "retrieval" or measure is None or (named and listings.by_id[named].title not in titles):
-            return None
-        return measure(question, titles)
+        if r.name != "retrieval" or stays is None or (named and listings.by_id[named].title not in titles):
+            return False
+        return stays(question, titles)
 
     # A bare listing-field question ("Who are the authors?", "Which session?") is about the earlier paper too.
-    titles = referent_titles(question, history, bare=bool(FOLLOW_UP_FIELD.search(question)), measure=measured)
+    titles = referent_titles(question, history, bare=bool(FOLLOW_UP_FIELD.search(question)), stays=fits)
     ids = [listings.titles.get(" ".join(name_tokens(t))) for t in titles]
     ids = [i for i in dict.fromkeys(ids) if i and (not filters or filters.matches(listings.by_id[i]))]  # paper_ids too
     return tuple(ids) or None
@@ -423,14 +423,14 @@ def _named(listings: Listings, text: str, filters: Filters | None, strict: bool 
 
 
 def plan(question: str, listings: Listings, settings: Settings, filters: Filters | None, history: Any = None,
-         measure: Measure | None = None) -> Plan:
-    """Route `question` (rag.routing) and prepare its answer: see Plan. `measure(question, titles)`: what
-    rag.conversation.stays_on decides on (the Assistant's index knows), which lets a short follow-up with
-    no reference word be about the earlier answer's papers."""
+         stays: Stays | None = None) -> Plan:
+    """Route `question` (rag.routing) and prepare its answer: see Plan. `stays(question, titles)`: whether
+    a short question with no reference word stays on those papers (the Assistant's index knows), which
+    lets such a follow-up be about the earlier answer's papers."""
     started = time.perf_counter()
     core = subject(question)
     r = route(core, listings)  # "Explain what the oral papers do": the frame names no listing field
-    referred = _referred(question, history, listings, filters, r, measure)
+    referred = _referred(question, history, listings, filters, r, stays)
     if referred is not None:
         return _follow_up(question, core, r, referred, listings, settings, filters, started)
     if r.name != "retrieval" and history and ANAPHORA.search(question):

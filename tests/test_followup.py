@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rag import Assistant, ModelLoadError
-from rag.answer_model import DEFAULT_FOLLOWUP_MODEL, DEFAULT_MODEL
+from rag.answer_model import DEFAULT_FOLLOWUP_MODEL, DEFAULT_MODEL, RESOLUTION_FEATURES
 from rag.answerability import FEATURES, load_model
 from rag.conversation import candidate, needs_context, referent_titles, stays_on
 
@@ -25,9 +25,8 @@ HISTORY = [(PIXEL_Q, {"titles": [PIXEL]})]
 def test_a_short_question_with_no_reference_word_stays_when_the_index_says_so(question):
     assert not needs_context(question), "no reference word: the old test let it go"
     assert candidate(question)
-    assert referent_titles(question, HISTORY, measure=lambda titles: (0, 0.0)) == (PIXEL,)
-    assert referent_titles(question, HISTORY, measure=lambda titles: (5, 0.5)) == ()
-    assert referent_titles(question, HISTORY, measure=lambda titles: None) == (), "it names another paper"
+    assert referent_titles(question, HISTORY, stays=lambda titles: titles == (PIXEL,)) == (PIXEL,)
+    assert referent_titles(question, HISTORY, stays=lambda titles: False) == ()
     assert referent_titles(question, HISTORY) == (), "no index to ask: as before"
 
 
@@ -50,7 +49,7 @@ def test_stays_on_by_length_shape_and_measures(question, new_terms, margin, stay
                                       "the teacher was trained with it?"])
 def test_new_searches_and_long_questions_are_never_measured(question):
     asked = []
-    assert referent_titles(question, HISTORY, measure=lambda titles: asked.append(titles) or (0, 0.0)) == ()
+    assert referent_titles(question, HISTORY, stays=lambda titles: asked.append(titles) or True) == ()
     assert not candidate(question) and asked == [], "the index is not even asked"
 
 
@@ -61,7 +60,7 @@ def test_this_or_that_after_an_auxiliary_points_back(question):
 
 
 def test_an_abstained_turn_has_no_papers_to_stay_on():
-    assert referent_titles("error rate on MNIST?", [(PIXEL_Q, {"abstained": True})], measure=lambda t: (0, 0.0)) == ()
+    assert referent_titles("error rate on MNIST?", [(PIXEL_Q, {"abstained": True})], stays=lambda t: True) == ()
 
 
 # ---- on the real index ----------------------------------------------------------------------------
@@ -163,3 +162,59 @@ def test_follow_up_items_are_read_from_dev_parts_with_history_only(tmp_path):
 def test_the_shipped_model_files_are_distinct():
     assert DEFAULT_FOLLOWUP_MODEL.exists() and DEFAULT_FOLLOWUP_MODEL != DEFAULT_MODEL
     assert load_model(DEFAULT_FOLLOWUP_MODEL).coef.tolist() != load_model().coef.tolist()
+
+
+# ---- the resolution head ------------------------------------------------------------------------
+def test_the_shipped_resolution_head_decides_what_ask_does(assistant):
+    head = load_model(DEFAULT_FOLLOWUP_MODEL).resolution
+    assert head is not None
+    first = assistant.ask(PIXEL_Q)
+    decided = {}
+    for question in ("how many languages?", "any speedup numbers?", "results on GLUE?", "diffusion models",
+                     "which tokenizer does it replace?", "contrastive learning for graphs"):
+        features = assistant.resolution_inputs(question, history=[first])
+        answer = assistant.ask(question, history=[first])
+        kept = PIXEL in answer.query
+        if features is None:  # a reference word: kept by the rule of words, never measured
+            assert kept, question
+            continue
+        assert set(features) == set(RESOLUTION_FEATURES)
+        assert kept is head.stays(features), question
+        decided[question] = kept
+    assert decided["how many languages?"] and not decided["diffusion models"]
+    assert not decided["contrastive learning for graphs"], "a new topic in keywords is a search"
+    assert assistant.resolution_inputs(PIXEL_Q) is None, "no history: nothing to measure"
+
+
+def test_resolution_training_takes_no_more_self_contained_questions_than_the_rule(tmp_path):
+    from eval.train_followup import fit_resolution, rule_stays
+
+    rng = np.random.default_rng(5)
+    n = 400
+    y = (rng.random(n) < 0.4).astype(int)
+    words = rng.integers(2, 21, n).astype(float)
+    func = (rng.random(n) < 0.8).astype(float)
+    new = np.clip(rng.poisson(np.where(y == 1, 1.0, 2.5)), 0, 6).astype(float)
+    best = rng.uniform(0.3, 0.8, n)
+    theirs = best - np.abs(rng.normal(np.where(y == 1, 0.03, 0.2), 0.05))
+    X = np.column_stack([words, func, new, best, theirs])
+    r = fit_resolution(X, y)
+    oof = r["out_of_fold"]
+    assert oof["taken_for_follow_ups"] <= oof["rule_taken"] + 1
+    assert oof["kept"] >= oof["rule_kept"] - 5  # on these rows the rule's cues are the only signal: about as good
+    # the rule on rows is rag.conversation.stays_on on the questions the rows describe
+    from rag.conversation import stays_on
+
+    for question, row in (("how big were the F1 gains?", [6, 1, 2, 0.5, 0.45]), ("diffusion models", [2, 0, 0, 0.6, 0.3]),
+                          ("false negative rate?", [3, 0, 2, 0.5, 0.46]), ("error rate on MNIST?", [4, 1, 1, 0.5, 0.2])):
+        assert bool(rule_stays(np.array([row]))[0]) is stays_on(question, int(row[2]), row[3] - row[4]), question
+
+
+def test_a_damaged_resolution_head_says_how_to_rebuild(tmp_path):
+    data = json.loads(DEFAULT_FOLLOWUP_MODEL.read_text())
+    data["resolution"]["features"] = ["words"]
+    path = tmp_path / "followup.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ModelLoadError, match="resolution features") as err:
+        load_model(path)
+    assert "python -m eval.train_answerability" in str(err.value)

@@ -16,6 +16,13 @@ follow-ups the assistant resolves to the earlier answer's papers (`Signals.follo
 the others are judged by the main model in `ask`. The threshold is chosen as the main model's is, on
 out-of-fold probabilities. The report adds leave-one-set-out runs: fitted on the other writers' sets,
 scored on the held-out writer's.
+
+First, the file's resolution head is fitted (`fit_resolution`): which short questions with no
+reference word are about the earlier answer's papers (rag.conversation.Fit), on the dev follow-ups
+(1) against the dev self-contained questions, each asked after the answer to a random question
+about another paper (0); its threshold takes no more of those for follow-ups, out of fold, than the
+hand-set rule (rag.conversation.stays_on) does. The decision is then fitted on the follow-ups as the
+head resolves them.
 """
 from __future__ import annotations
 

@@ -30,8 +30,11 @@ MAX_TITLES = 3
 # A question with at most this many content words and no name in it cannot stand alone.
 MAX_BARE_WORDS = 1
 # A short question with no reference word continues the chat when it stays on the earlier answer's
-# papers (`stays_on`): "error rate on MNIST?", "how much faster than GLaM?", "any application to stock
-# markets?", "imagenet top-1?". Up to ELLIPTIC_WORDS words it stays when it brings at most NEW_TERMS
+# papers: "error rate on MNIST?", "how much faster than GLaM?", "any application to stock markets?",
+# "imagenet top-1?". The follow-up model file's resolution head decides on the question's `Fit`
+# (rag.answer_model.ResolutionHead; eval.train_followup); without one, this hand-set rule
+# (`stays_on`), which the head's threshold matches in self-contained questions taken for follow-ups.
+# Up to ELLIPTIC_WORDS words it stays when it brings at most NEW_TERMS
 # rare terms those papers lack (not for keywords alone: "diffusion models" is a search) or when no other
 # paper fits it better by FIT_MARGIN or more (the question's cosine to the best passage anywhere minus
 # to theirs); up to LONG_WORDS words, only when their passage is the best fit of all. Chosen on the four

@@ -125,7 +125,7 @@ def head_oof(P: np.ndarray, y: np.ndarray, seed: int = 0) -> np.ndarray:
     return out
 
 
-def fit(X: np.ndarray, y: np.ndarray, P: np.ndarray | None = None, seed: int = 0) -> dict[str, Any]:
+def fit(X: np.ndarray, y: np.ndarray, P: np.ndarray | None = None, seed: int = 0, C: float = C) -> dict[str, Any]:
     """Standardize, fit the logistic regression (and the pair head, with P), choose the threshold on
     out-of-fold probabilities (the head refitted inside every fold: nothing of a held-out fold is seen)."""
     from sklearn.linear_model import LogisticRegression
@@ -282,8 +282,7 @@ def _write_model(path: Path, m: dict[str, Any], items: list[dict[str, Any]], tra
             "threshold": m["threshold"],
             "training": {"command": "python -m eval.train_answerability", "parts": "dev", "questions": int(train.sum()),
                          "by_style": {s: sum(1 for q, t in zip(items, train) if t and q["style"] == s) for s in sorted({q["style"] for q in items})},
-                         "files": [{"path": str(Path(f).resolve().relative_to(EVAL_DIR.parent)) if Path(f).resolve().is_relative_to(EVAL_DIR.parent) else f,
-                                    "sha256": file_sha256(Path(f))} for f in files],
+                         "files": training_files(files),
                          "max_wrong_refusals": MAX_WRONG_REFUSALS, "C": C, "pair_C": PAIR_C, "scikit_learn": version("scikit-learn"),
                          # the vector features move a little with these (the pinned case's tolerance); retrain after upgrading them
                          "embedding_stack": {p: version(p) for p in ("onnxruntime", "transformers", "tokenizers", "sentence-transformers")},
@@ -292,10 +291,22 @@ def _write_model(path: Path, m: dict[str, Any], items: list[dict[str, Any]], tra
             **extra}
     if m.get("head") is not None:
         data["pair_head"] = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in m["head"].items()}
+    write_json(path, data)
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """A model file, written whole or not at all (a temporary file, then a rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
     tmp.replace(path)
+
+
+def training_files(files: list[str]) -> list[dict[str, str]]:
+    """Each training file's path (relative to the repository when inside it) and sha256."""
+    root = EVAL_DIR.parent
+    return [{"path": str(Path(f).resolve().relative_to(root)) if Path(f).resolve().is_relative_to(root) else f,
+             "sha256": file_sha256(Path(f))} for f in files]
 
 
 def _pct(v: float | None) -> str:

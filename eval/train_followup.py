@@ -34,11 +34,12 @@ from typing import Any, Callable
 import numpy as np
 
 from rag import Assistant, Settings
-from rag.answer_model import RESOLUTION_FEATURES, load_model, model_to_dict
-from rag.answerability import FEATURES, MODEL_FORMAT, file_sha256
-from rag.conversation import ELLIPTIC_WORDS, FIT_MARGIN, NEW_TERMS
+from rag.answer_model import RESOLUTION_FEATURES, ResolutionHead, load_model, model_to_dict
+from rag.answerability import FEATURES, MODEL_FORMAT
+from rag.conversation import Fit, stays_on
 
 from . import metrics as M
+from . import train_answerability as T
 from .harness import EVAL_DIR
 
 FOLLOWUP_DIR = EVAL_DIR / "questions" / "followups"
@@ -92,24 +93,13 @@ def featurize(items: list[dict[str, Any]], assistant: Assistant, say: Callable[[
 
 
 def fit(X: np.ndarray, y: np.ndarray, C: float = FOLLOWUP_C, seed: int = 0) -> dict[str, Any]:
-    """Standardized logistic regression; the threshold chosen on out-of-fold probabilities."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold
-
-    from .train_answerability import _standardized, choose_threshold
-
-    Z, mean, scale = _standardized(X)
-    oof = np.zeros(len(y))
-    for tr, te in StratifiedKFold(5, shuffle=True, random_state=seed).split(Z, y):
-        oof[te] = LogisticRegression(C=C, max_iter=3000).fit(Z[tr], y[tr]).predict_proba(Z[te])[:, 1]
-    lr = LogisticRegression(C=C, max_iter=3000).fit(Z, y)
-    return {"mean": mean, "scale": scale, "coef": lr.coef_[0], "intercept": float(lr.intercept_[0]),
-            "threshold": choose_threshold(oof, y), "oof": oof, "C": C}
+    """The main model's fit (eval.train_answerability.fit: standardized logistic regression, the threshold
+    on out-of-fold probabilities), without a pair head, at the follow-up model's C."""
+    return {**T.fit(X, y, seed=seed, C=C), "C": C}
 
 
 def probability(m: dict[str, Any], X: np.ndarray) -> np.ndarray:
-    z = ((X - m["mean"]) / m["scale"]) @ m["coef"] + m["intercept"]
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+    return T.probability(m, X)
 
 
 def figures(prob: np.ndarray, y: np.ndarray, threshold: float) -> dict[str, Any]:
@@ -169,10 +159,7 @@ def resolution_rows(items: list[dict[str, Any]], others: list[dict[str, Any]], a
 
 def rule_stays(X: np.ndarray) -> np.ndarray:
     """The hand-set rule (rag.conversation.stays_on) on resolution rows."""
-    f = {n: X[:, i] for i, n in enumerate(RESOLUTION_FEATURES)}
-    margin = f["best_cosine"] - f["their_cosine"]
-    short = (f["new_terms"] <= NEW_TERMS) | (margin < FIT_MARGIN)
-    return np.where(f["words"] > ELLIPTIC_WORDS, margin <= 0.0, np.where(f["function_word"] > 0, short, margin < FIT_MARGIN))
+    return np.array([stays_on(Fit(int(w), bool(f), int(n), b, t)) for w, f, n, b, t in X], dtype=bool).reshape(len(X))
 
 
 def fit_resolution(X: np.ndarray, y: np.ndarray, C: float = RESOLUTION_C, seed: int = 0) -> dict[str, Any]:
@@ -181,11 +168,9 @@ def fit_resolution(X: np.ndarray, y: np.ndarray, C: float = RESOLUTION_C, seed: 
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold
 
-    from .train_answerability import _standardized
-
     rule = rule_stays(X)
     cap = float(rule[y == 0].mean()) if (y == 0).any() else 0.0
-    Z, mean, scale = _standardized(X)
+    Z, mean, scale = T._standardized(X)
     oof = np.zeros(len(y))
     for tr, te in StratifiedKFold(5, shuffle=True, random_state=seed).split(Z, y):
         oof[te] = LogisticRegression(C=C, max_iter=3000).fit(Z[tr], y[tr]).decision_function(Z[te])
@@ -204,12 +189,10 @@ def train(settings: Settings, out: Path, say: Callable[[str], None] = print,
           paths: list[Path] | None = None) -> dict[str, Any]:
     """Fit the resolution head, then featurize the dev follow-ups as it resolves them and fit the
     decision; write the model file to `out`; returns the report's part."""
-    from .train_answerability import load_items
-
     items = load_follow_ups(paths)
     if not items:
         raise SystemExit(f"no dev follow-up items in {FOLLOWUP_DIR}: nothing to fit the follow-up model on")
-    others = [q for q in load_items() if q["split"] == "dev"]
+    others = [q for q in T.load_items() if q["split"] == "dev"]
     assistant = Assistant(settings)  # follow-ups resolved by the hand-set rule here: the Fit does not depend on it
     try:
         R, r = resolution_rows(items, others, assistant, say=say)
@@ -220,7 +203,7 @@ def train(settings: Settings, out: Path, say: Callable[[str], None] = print,
     # judges its own earlier turns), with the new resolution head, so follow-ups are resolved as they will be.
     main = load_model(settings.answerability_model)
     interim = out.with_suffix(".interim.json")
-    _write_json(interim, {**model_to_dict(replace(main, pair_head=None)), "resolution": _resolution_dict(resolution)})
+    T.write_json(interim, {**model_to_dict(replace(main, pair_head=None)), "resolution": _resolution_dict(resolution)})
     assistant = Assistant(settings.with_options(followup_model=interim))
     try:
         X, about = featurize(items, assistant, say)
@@ -244,18 +227,8 @@ def train(settings: Settings, out: Path, say: Callable[[str], None] = print,
 
 
 def _resolution_dict(r: dict[str, Any]) -> dict[str, Any]:
-    return {"features": list(RESOLUTION_FEATURES), "mean": r["mean"].tolist(), "scale": r["scale"].tolist(),
-            "coef": r["coef"].tolist(), "intercept": r["intercept"], "threshold": r["threshold"], "C": RESOLUTION_C,
-            "out_of_fold": r["out_of_fold"]}
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    import json
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    head = ResolutionHead(r["mean"], r["scale"], r["coef"], r["intercept"], r["threshold"])
+    return {**head.to_dict(), "C": RESOLUTION_C, "out_of_fold": r["out_of_fold"]}
 
 
 def write_model(path: Path, m: dict[str, Any], items: list[dict[str, Any]], X: np.ndarray, settings: Settings,
@@ -266,14 +239,12 @@ def write_model(path: Path, m: dict[str, Any], items: list[dict[str, Any]], X: n
 
     main = Path(settings.answerability_model) if settings.answerability_model else None
     files = sorted({q["_file"] for q in items})
-    root = EVAL_DIR.parent
     data = {"format": MODEL_FORMAT, "kind": "logistic_regression", "features": list(FEATURES),
             "mean": m["mean"].tolist(), "scale": m["scale"].tolist(), "coef": m["coef"].tolist(),
             "intercept": m["intercept"], "threshold": m["threshold"],
             "training": {"command": "python -m eval.train_answerability", "parts": "dev", "questions": len(items),
                          "judges": "follow-ups about the earlier answer's papers",
-                         "files": [{"path": str(Path(f).resolve().relative_to(root)) if Path(f).resolve().is_relative_to(root) else f,
-                                    "sha256": file_sha256(Path(f))} for f in files],
+                         "files": T.training_files(files),
                          "sem_pair_from": str(main.name) if main else "answerability.json", "C": m["C"],
                          "scikit_learn": version("scikit-learn"),
                          "created": datetime.now(timezone.utc).isoformat(timespec="seconds")},
@@ -281,7 +252,7 @@ def write_model(path: Path, m: dict[str, Any], items: list[dict[str, Any]], X: n
                        "features": dict(zip(FEATURES, X[0].tolist())), "probability": float(probability(m, X[:1])[0])}}
     if resolution is not None:
         data["resolution"] = _resolution_dict(resolution)
-    _write_json(path, data)
+    T.write_json(path, data)
 
 
 def markdown(report: dict[str, Any]) -> str:

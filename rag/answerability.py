@@ -414,7 +414,6 @@ class Answerability:
 
         model = self.model_for(follow_up)
         sig = signals(question, hits, self.collection, qvec, embed)
-        sig.follow_up = follow_up
         sig.features = self.model.complete(sig.features, sig.pair)  # sem_pair: the main model's head (a follow-up model has none)
         p = model.probability(sig.features)
         cut = model.threshold if threshold is None else threshold

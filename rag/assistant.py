@@ -22,7 +22,7 @@ from .listed import FieldAndContent, Plan
 from .listed import plan as plan_question
 from .prompts import ABSTAIN_TEXT
 from .index import BuildReport, Index, build_index, is_current, open_index
-from .listings import Listings, name_tokens
+from .listings import Listings
 from .retrieve import Filters, Retriever
 from .settings import Settings, load_settings
 from .types import Answer, Hit, Paper
@@ -322,15 +322,14 @@ class Assistant:
         history = options.pop("history", None)
         settings, filters = self._per_call(options)
         question = self._check_question(question, settings)
-        stays = (lambda q, titles: self._stays(q, titles, settings, fits)) if history else None
+        stays = (lambda q, ids: self._stays(q, ids, settings, fits)) if history else None
         return question, settings, filters, history, plan_question(question, self.listings(), settings, filters, history, stays)
 
-    def _fit(self, question: str, titles: Sequence[str]) -> Fit:
-        """How `question` fits the papers titled `titles` (rag.conversation.Fit): the salient terms none of
-        them holds, the question's cosine to the best passage anywhere and to theirs (the question vector
-        is the one the decision embeds anyway)."""
-        col, listings = self._get_collection(), self.listings()
-        ids = [i for i in (listings.titles.get(" ".join(name_tokens(t))) for t in titles) if i]
+    def _fit(self, question: str, ids: Sequence[str]) -> Fit:
+        """How `question` fits the papers `ids` (rag.conversation.Fit): the salient terms none of them
+        holds, the question's cosine to the best passage anywhere and to theirs (the question vector is
+        the one the decision embeds anyway)."""
+        col = self._get_collection()
         held = frozenset().union(*(col.paper_terms.get(i, frozenset()) for i in ids))
         new = sum(t not in held for t in salient_terms(question_words(question), col.scorer))
         rows = [i for pid in ids for i in col.paper_chunks.get(pid, [])]
@@ -339,17 +338,17 @@ class Assistant:
         return Fit(words, function_word, new, float(sims.max()) if len(sims) else 0.0,
                    float(sims[rows].max()) if rows else -1.0)
 
-    def _stays(self, question: str, titles: Sequence[str], settings: Settings, fits: list[Fit] | None = None) -> bool:
-        """Whether a short question with no reference word stays on the earlier papers: the follow-up
-        model's resolution head decides on its Fit (the hand-set rule, rag.conversation.stays_on, for a
-        model file without one)."""
-        fit = self._fit(question, titles)
+    def _stays(self, question: str, ids: Sequence[str], settings: Settings, fits: list[Fit] | None = None) -> bool:
+        """Whether a short question with no reference word stays on the earlier papers `ids`: the
+        follow-up model's resolution head decides on its Fit (the hand-set rule, rag.conversation.stays_on,
+        for a model file without one)."""
+        fit = self._fit(question, ids)
         if fits is not None:
             fits.append(fit)
-        if fit.their_cosine < 0:  # none of the titles is in this index
+        if fit.their_cosine < 0:  # none of those papers has a passage in this index
             return False
         head = self._get_answerability(settings).model_for(True).resolution
-        return head.stays(fit.features()) if head is not None else stays_on(question, fit.new_terms, fit.margin)
+        return head.stays(fit.features()) if head is not None else stays_on(fit)
 
     def _retrieve_for(self, question: str, options: dict[str, Any]) -> tuple[str, Settings, list[Hit], bool]:
         """The text the decision judges, its settings and the top_k papers, as `ask` retrieves them: a

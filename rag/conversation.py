@@ -262,22 +262,22 @@ def shape(question: str) -> tuple[int, bool]:
     return len(words), not all(_is_content(w) for w in words)
 
 
-def stays_on(question: str, new_terms: int, margin: float) -> bool:
+def stays_on(fit: Fit) -> bool:
     """The hand-set rule for whether a `candidate` question stays on the earlier papers, used when the
-    follow-up model file has no resolution head: `new_terms` rare terms of it they lack, `margin` how
-    much closer the best other paper's passage is to it than theirs (0: theirs is the best).
+    follow-up model file has no resolution head (and by the trainer, which matches its rate).
 
-    >>> [stays_on("error rate on MNIST?", 1, 0.3), stays_on("diffusion models", 1, 0.3), stays_on("imagenet top-1?", 2, 0.04)]
+    >>> [stays_on(Fit(*shape(q), n, m, 0.0)) for q, n, m in (("error rate on MNIST?", 1, 0.3), ("diffusion models", 1, 0.3),
+    ...                                                       ("imagenet top-1?", 2, 0.04))]
     [True, False, True]
-    >>> [stays_on("could the same idea be applied to my own clinical dataset without retraining?", 5, m) for m in (0.0, 0.05)]
+    >>> q = "could the same idea be applied to my own clinical dataset without retraining?"
+    >>> [stays_on(Fit(*shape(q), 5, m, 0.0)) for m in (0.0, 0.05)]
     [True, False]
     """
-    words = _WORD.findall(question)
-    if len(words) > ELLIPTIC_WORDS:
-        return margin <= 0.0
-    if all(_is_content(w) for w in words):  # keywords alone: a search as often as a follow-up, so the semantic test only
-        return margin < FIT_MARGIN
-    return new_terms <= NEW_TERMS or margin < FIT_MARGIN
+    if fit.words > ELLIPTIC_WORDS:
+        return fit.margin <= 0.0
+    if not fit.function_word:  # keywords alone: a search as often as a follow-up, so the semantic test only
+        return fit.margin < FIT_MARGIN
+    return fit.new_terms <= NEW_TERMS or fit.margin < FIT_MARGIN
 
 
 def retrieval_query(question: str, history: Sequence[Any] | None) -> str:

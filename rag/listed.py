@@ -34,7 +34,7 @@ from .routing import ATTRIBUTE, COUNT, FIELD, Route, route
 from .settings import Settings
 from .types import Answer, Citation, Hit, Paper
 
-# Whether a short question with no reference word stays on the given papers (titles): rag.assistant
+# Whether a short question with no reference word stays on the given papers (ids): rag.assistant
 # measures how it fits them on its index (rag.conversation.Fit) and decides.
 Stays = Callable[[str, Sequence[str]], bool]
 # A follow-up that points back ("Which session was it in?") is about the earlier answer's paper,
@@ -363,17 +363,19 @@ def _referred(question: str, history: Any, listings: Listings, filters: Filters 
     if not history:
         return None
 
+    def ids_of(titles: tuple[str, ...]) -> tuple[str, ...]:
+        ids = [listings.titles.get(" ".join(name_tokens(t))) for t in titles]
+        return tuple(i for i in dict.fromkeys(ids) if i and (not filters or filters.matches(listings.by_id[i])))  # paper_ids too
+
     def fits(titles: tuple[str, ...]) -> bool:
         named = _named(listings, question, filters)  # "What does the Sequencer paper show?": another paper, by its name
-        if r.name != "retrieval" or stays is None or (named and listings.by_id[named].title not in titles):
+        ids = ids_of(titles)
+        if r.name != "retrieval" or stays is None or not ids or (named and named not in ids):
             return False
-        return stays(question, titles)
+        return stays(question, ids)
 
     # A bare listing-field question ("Who are the authors?", "Which session?") is about the earlier paper too.
-    titles = referent_titles(question, history, bare=bool(FOLLOW_UP_FIELD.search(question)), stays=fits)
-    ids = [listings.titles.get(" ".join(name_tokens(t))) for t in titles]
-    ids = [i for i in dict.fromkeys(ids) if i and (not filters or filters.matches(listings.by_id[i]))]  # paper_ids too
-    return tuple(ids) or None
+    return ids_of(referent_titles(question, history, bare=bool(FOLLOW_UP_FIELD.search(question)), stays=fits)) or None
 
 
 def _follow_up(question: str, core: str, r: Route, ids: tuple[str, ...], listings: Listings, settings: Settings,
@@ -424,7 +426,7 @@ def _named(listings: Listings, text: str, filters: Filters | None, strict: bool 
 
 def plan(question: str, listings: Listings, settings: Settings, filters: Filters | None, history: Any = None,
          stays: Stays | None = None) -> Plan:
-    """Route `question` (rag.routing) and prepare its answer: see Plan. `stays(question, titles)`: whether
+    """Route `question` (rag.routing) and prepare its answer: see Plan. `stays(question, ids)`: whether
     a short question with no reference word stays on those papers (the Assistant's index knows), which
     lets such a follow-up be about the earlier answer's papers."""
     started = time.perf_counter()

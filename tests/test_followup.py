@@ -10,7 +10,7 @@ import pytest
 from rag import Assistant, ModelLoadError
 from rag.answer_model import DEFAULT_FOLLOWUP_MODEL, DEFAULT_MODEL, RESOLUTION_FEATURES
 from rag.answerability import FEATURES, load_model
-from rag.conversation import candidate, needs_context, referent_titles, stays_on
+from rag.conversation import Fit, candidate, needs_context, referent_titles, shape, stays_on
 
 from .conftest import write_jsonl
 
@@ -41,7 +41,7 @@ def test_a_short_question_with_no_reference_word_stays_when_the_index_says_so(qu
 ])
 def test_stays_on_by_length_shape_and_measures(question, new_terms, margin, stays):
     assert candidate(question)
-    assert stays_on(question, new_terms, margin) is stays
+    assert stays_on(Fit(*shape(question), new_terms, margin, 0.0)) is stays
 
 
 @pytest.mark.parametrize("question", ["Which papers are about diffusion?", "Find other works on graph neural networks",
@@ -203,11 +203,10 @@ def test_resolution_training_takes_no_more_self_contained_questions_than_the_rul
     assert oof["taken_for_follow_ups"] <= oof["rule_taken"] + 1
     assert oof["kept"] >= oof["rule_kept"] - 5  # on these rows the rule's cues are the only signal: about as good
     # the rule on rows is rag.conversation.stays_on on the questions the rows describe
-    from rag.conversation import stays_on
-
     for question, row in (("how big were the F1 gains?", [6, 1, 2, 0.5, 0.45]), ("diffusion models", [2, 0, 0, 0.6, 0.3]),
                           ("false negative rate?", [3, 0, 2, 0.5, 0.46]), ("error rate on MNIST?", [4, 1, 1, 0.5, 0.2])):
-        assert bool(rule_stays(np.array([row]))[0]) is stays_on(question, int(row[2]), row[3] - row[4]), question
+        assert bool(rule_stays(np.array([row]))[0]) is stays_on(Fit(*shape(question), int(row[2]), row[3], row[4])), question
+        assert shape(question) == (row[0], bool(row[1])), question
 
 
 def test_a_damaged_resolution_head_says_how_to_rebuild(tmp_path):

@@ -410,7 +410,7 @@ class Answerability:
               follow_up: bool = False) -> Verdict:
         """Answer or not, with the calibrated probability; a partial answer when not and the papers cover part.
         `follow_up`: the question is a follow-up about the earlier answer's papers, which `hits` hold."""
-        from .partial import partial
+        from .partial import lacking, partial
 
         model = self.model_for(follow_up)
         sig = signals(question, hits, self.collection, qvec, embed)
@@ -419,6 +419,8 @@ class Answerability:
         cut = model.threshold if threshold is None else threshold
         if hits and p >= cut:
             return Verdict(True, p, sig.features)
+        if follow_up:  # only the earlier answer's papers were looked in: say what they lack, claim nothing of the rest
+            return Verdict(False, p, sig.features, lacking(sig, hits, self.collection))
         made = partial(sig, hits, self.collection)
         if made is None:
             return Verdict(False, p, sig.features)

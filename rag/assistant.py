@@ -239,7 +239,7 @@ class Assistant:
             judged, hits, self._query_vector(judged), self.embed, settings.min_confidence, follow_up=bool(routed.about))
         decided = time.perf_counter()
         if verdict is not None and not verdict.answerable:
-            text = _not_in(routed.about) if routed.about and not verdict.missing else verdict.text or ABSTAIN_TEXT
+            text = _not_in(routed.about, verdict.missing) if routed.about else verdict.text or ABSTAIN_TEXT
             yield text
             timings = _timings(started, retrieved, loaded, decided, None, time.perf_counter(), generated=False)
             yield Answer(question=question, text=text, citations=verdict.citations, abstained=True,
@@ -435,12 +435,14 @@ _default: Assistant | None = None
 _default_lock = threading.Lock()
 
 
-def _not_in(titles: Sequence[str]) -> str:
-    """The abstention of a follow-up: which papers were looked in."""
+def _not_in(titles: Sequence[str], missing: Sequence[str] = ()) -> str:
+    """The abstention of a follow-up: which papers were looked in, and what they do not mention."""
     named = ", ".join(f"\u201c{t}\u201d" for t in titles[:3]) + (f" and {len(titles) - 3} more" if len(titles) > 3 else "")
+    lacks = " and ".join(f"\u201c{m}\u201d" for m in missing)
     if len(titles) == 1:
-        return f"The abstract of {named}, which the earlier answer cites, does not answer this question."
-    return f"None of the abstracts of the papers the earlier answer cites ({named}) answers this question."
+        return f"The abstract of {named}, which the earlier answer cites, " + (f"does not mention {lacks}." if missing else "does not answer this question.")
+    return (f"None of the abstracts of the papers the earlier answer cites ({named}) "
+            + (f"mentions {lacks}." if missing else "answers this question."))
 
 
 def _drafted(pieces: Iterator[str | Draft]) -> Generator[str, None, tuple[Draft, float | None]]:

@@ -57,7 +57,12 @@ _WEAK_PRONOUNS = frozenset({"it", "it's", "it’s"})
 _AUXILIARIES = frozenset("does did do is was can could would will has had".split())
 _DUMMY_IT = frozenset("possible true necessary feasible better worth known the a an".split())
 # A question that asks for papers on a topic starts a new search, however short.
-_NEW_SEARCH = re.compile(r"\b(which|what|any|all|list|find|some|other)\s+(\w+\s+)?(papers?|works?|studies|articles?|posters?)\b"
+# "Which papers ...", "List all the neural process papers here", "any other work on ...": a new search. After "which" or
+# "what" one word at most ("what datasets did the papers use?" asks about papers already found); after the others up
+# to three, none of them a preposition ("any code for the work?") or a word that points back ("all of their papers").
+_PAPERS = r"(papers?|works?|studies|articles?|posters?)\b"
+_NEW_SEARCH = re.compile(rf"\b(which|what)\s+([\w-]+\s+)?{_PAPERS}"
+                         rf"|\b(any|all|list|find|show|some|other)\s+((?!(their|its|these|those|this|that|same|above|of|for|in|on|from|by|with|about)\b)[\w-]+\s+){{0,3}}{_PAPERS}"
                          r"|^\s*(papers?|works?|studies)\s+(about|on|that|using|with)\b", re.I)
 # "this" or "that" as the subject after an auxiliary ("does that hold for EEG?", "how does this compare?") points back.
 _DEMONSTRATIVES = frozenset({"this", "that"})

@@ -157,4 +157,37 @@ def partial(sig: "Signals", hits: Sequence[Hit], col: "Collection") -> tuple[str
     return text + ".", tuple(missing), tuple(citations)
 
 
-__all__ = ["asked_missing", "partial", "surface"]
+# Words that a follow-up adds to a concept but that name nothing ("... speech recognition too?").
+_FILLER = frozenset("too also either as well again still even really exactly actually instead then there yet please".split())
+
+
+def _trimmed(phrase: str) -> str:
+    words = phrase.split()
+    while words and words[-1].lower() in _FILLER:
+        words.pop()
+    while words and words[0].lower() in _FILLER:
+        words.pop(0)
+    return " ".join(words)
+
+
+def lacking(sig: "Signals", hits: Sequence[Hit], col: "Collection") -> tuple[str, ...]:
+    """What a question about given papers (a follow-up; `hits` hold only them) asks that none of them
+    names, in the question's words: its wh-phrases' missing words ("how many GPUs"), else its salient
+    terms they all lack ("Could it strip gender from LLM activations?": "LLM activations"), at most
+    MAX_MISSING, the rarest kept. Unlike `partial`, nothing is claimed of the rest of the collection:
+    only those papers were looked in."""
+    if not sig.salient or not hits:
+        return ()
+    terms = frozenset().union(*sig.paper_terms[:len(hits)])
+    bigrams = frozenset().union(*(col.paper_bigrams.get(h.paper_id, frozenset()) for h in hits))
+    asked, _ = asked_missing(sig.asked, terms, bigrams, col.scorer.is_question_word)
+    if asked:
+        return tuple(asked[:MAX_MISSING])
+    lack = {t for t in sig.salient if t not in terms}
+    missing = [t for m in surface(sig.words, lack, set(sig.salient), lacking=True) if (t := _trimmed(m))]
+    rarity = {m: max((sig.salient[t] for w, ts in sig.words if w in m.split() for t in ts if t in lack), default=0.0) for m in missing}
+    keep = set(sorted(missing, key=lambda m: -rarity[m])[:MAX_MISSING])
+    return tuple(m for m in missing if m in keep)
+
+
+__all__ = ["asked_missing", "lacking", "partial", "surface"]

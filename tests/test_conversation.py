@@ -108,6 +108,16 @@ def test_a_follow_up_the_earlier_paper_does_not_answer_is_refused_naming_it(assi
         assert answer.abstained and answer.citations == () and {h.title for h in answer.hits} == {NTK}
         assert f"\u201c{NTK}\u201d, which the earlier answer cites" in answer.text and answer.confidence < 0.5
         assert alone.hits[0].title != NTK, "without the history a different paper ranks first: the restriction does the work"
+        lacks = {"Does it also work for speech recognition models?": ("speech recognition",),  # the paper says "models"
+                 "Does it also work on graphs?": ("graphs",)}[follow_up]
+        assert answer.missing == lacks and answer.text.endswith(f"does not mention \u201c{lacks[0]}\u201d."), answer.text
+
+
+def test_a_refused_follow_up_names_what_it_asks_and_claims_nothing_of_other_papers(assistant):
+    first = assistant.ask(NTK_Q)
+    answer = assistant.ask("how many GPUs did they train on?", history=[first])
+    assert answer.abstained and answer.missing == ("GPUs",) and "no abstract here" not in answer.text
+    assert answer.to_dict()["missing"] == ["GPUs"]
 
 
 def test_a_follow_up_about_a_list_stays_within_the_listed_papers(assistant):

@@ -45,12 +45,19 @@ def test_stays_on_by_length_shape_and_measures(question, new_terms, margin, stay
 
 
 @pytest.mark.parametrize("question", ["Which papers are about diffusion?", "Find other works on graph neural networks",
+                                      "List all the neural process papers here.", "show me some other diffusion papers",
                                       "Which paper shows that label smoothing hurts knowledge distillation into smaller students when "
                                       "the teacher was trained with it?"])
 def test_new_searches_and_long_questions_are_never_measured(question):
     asked = []
     assert referent_titles(question, HISTORY, stays=lambda titles: asked.append(titles) or True) == ()
     assert not candidate(question) and asked == [], "the index is not even asked"
+
+
+@pytest.mark.parametrize("question", ["what datasets did the papers use?", "which of these papers is faster?",
+                                      "did all of their experiments use ImageNet?", "any code for the work?"])
+def test_papers_already_found_are_no_new_search(question):
+    assert candidate(question)
 
 
 @pytest.mark.parametrize("question", ["does that hold for EEG signals?", "How does this compare to pruning?", "is that better?"])
@@ -80,6 +87,14 @@ def test_a_new_topic_in_keywords_or_by_its_own_paper_leaves_the_earlier_paper(as
                      "What accuracy does Sequencer2D-L reach on ImageNet?"):
         answer = assistant.ask(question, history=[first])
         assert PIXEL not in answer.query and answer.hits and answer.hits[0].title != PIXEL, question
+
+
+def test_a_name_no_paper_writes_is_refused_naming_it_without_citing_the_earlier_paper(assistant):
+    # GraphMAE occurs in no title or abstract: PIXEL's abstract is not cited as if it covered "mask"
+    first = assistant.ask(PIXEL_Q)
+    answer = assistant.ask("What does GraphMAE mask?", history=[first])
+    assert PIXEL in answer.query and answer.abstained and answer.citations == ()
+    assert answer.missing == ("GraphMAE",) and answer.text.endswith("does not mention \u201cGraphMAE\u201d."), answer.text
 
 
 def test_a_follow_up_about_the_earlier_paper_is_judged_by_the_follow_up_model(assistant):

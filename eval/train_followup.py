@@ -7,8 +7,9 @@ A follow-up about the earlier answer's papers ("which benchmarks did they use?",
 implementation?") is judged against those papers alone (rag.listed, Plan.about). Its words name
 little of their own, so the main model, fitted on self-contained questions, refused two answerable
 follow-ups in three (README "Follow-ups"). This model weighs the same features apart: a standardized
-logistic regression over rag.answerability.FEATURES, with `sem_pair` scored by the main model's pair
-head (no head of its own: a few hundred follow-ups cannot fit 384 weights).
+logistic regression over rag.answerability.FOLLOWUP_FEATURES (the main model's FEATURES and
+`lack_titled`), with `sem_pair` scored by the main model's pair head (no head of its own: a few
+hundred follow-ups cannot fit 384 weights).
 
 Each item's earlier questions are asked first with the real assistant, as `rag eval` and the chat do,
 and the follow-up is featurized with that history (Assistant.answerability_inputs(history=...)). Only
@@ -35,7 +36,7 @@ import numpy as np
 
 from rag import Assistant, Settings
 from rag.answer_model import RESOLUTION_FEATURES, ResolutionHead, load_model, model_to_dict
-from rag.answerability import FEATURES, MODEL_FORMAT
+from rag.answerability import FOLLOWUP_FEATURES as FEATURES, MODEL_FORMAT
 from rag.conversation import Fit, stays_on
 
 from . import metrics as M
@@ -43,11 +44,11 @@ from . import train_answerability as T
 from .harness import EVAL_DIR
 
 FOLLOWUP_DIR = EVAL_DIR / "questions" / "followups"
-# Inverse regularization: chosen on the leave-one-set-out runs of the four dev sets (pooled), the best
-# F1 with at most 5% wrong refusals: 0.3 (F1 0.849 / 4.8%; 0.03: 0.822 / 5.3%, 0.1: 0.844 / 4.8%, 1.0:
-# 0.843 / 4.3%). With the first two sets alone 0.03 had kept wrong refusals lowest. Mixing in the dev
-# style questions judged against their own paper (weights 3-10) cut wrong refusals to 3.4-3.8% at F1
-# 0.835-0.842: not kept.
+# Inverse regularization: chosen on the leave-one-set-out runs of the dev sets (pooled), the best F1
+# with at most 5% wrong refusals. Eight sets (with lack_titled): 0.1 (F1 0.798 / 4.1%; 0.03: 0.803 /
+# 5.1%, 0.3: 0.780 / 4.1%, 1.0: 0.782 / 3.9%). Four sets: 0.1 as well (0.853 / 5.0%); the first two
+# alone: 0.03. Mixing in the dev style questions judged against their own paper (weights 3-10) cut
+# wrong refusals to 3.4-3.8% at F1 0.835-0.842 on four sets: not kept.
 FOLLOWUP_C = 0.1
 # The resolution head (which short follow-ups with no reference word are about the earlier paper): its
 # C. Its threshold takes, out of fold, no more dev self-contained questions (each asked after a random

@@ -83,7 +83,8 @@ class ResolutionHead:
 
 @dataclass(frozen=True)
 class Model:
-    """Standardized logistic regression over FEATURES, as written by eval.train_answerability."""
+    """Standardized logistic regression over its `features` (the main model: FEATURES; the follow-up
+    model: FOLLOWUP_FEATURES), as written by eval.train_answerability."""
 
     features: tuple[str, ...]
     mean: np.ndarray
@@ -128,7 +129,7 @@ def _vectors(data: dict[str, Any], n: int | None) -> list[np.ndarray]:
 
 def load_model(path: Path | str | None = None, default: Path = DEFAULT_MODEL) -> Model:
     """The model file at `path` (default: the shipped one, `default`); a missing or damaged file says how to rebuild it."""
-    from .answerability import FEATURES
+    from .answerability import FOLLOWUP_FEATURES
 
     path = Path(path) if path else default
     try:
@@ -143,7 +144,7 @@ def load_model(path: Path | str | None = None, default: Path = DEFAULT_MODEL) ->
         if data.get("format") != MODEL_FORMAT:
             raise ValueError(f"format {data.get('format')!r}, this version reads {MODEL_FORMAT}")
         names = tuple(data["features"])
-        unknown = set(names) - set(FEATURES)
+        unknown = set(names) - set(FOLLOWUP_FEATURES)
         if unknown:
             raise ValueError(f"unknown features {sorted(unknown)}")
         arrays = _vectors(data, len(names))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from rag import ABSTAIN_TEXT, Assistant
-from rag.answerability import (DEFAULT_MODEL, FEATURES, lacking_words, load_model, phrases, question_words, salient_terms,
+from rag.answerability import (DEFAULT_MODEL, FEATURES, FOLLOWUP_FEATURES, lacking_words, load_model, phrases, question_words, salient_terms,
                                signals, word_mean)
 from rag.errors import ModelLoadError
 from tests.conftest import write_jsonl
@@ -46,7 +46,23 @@ def test_every_term_in_one_abstract_gives_full_coverage_and_cooccurrence(small):
     assert f["lex_top_paper"] == 1.0 and f["sal_top_paper"] == 1.0 and f["sal_cooc_any"] == 1.0
     assert f["sal_split_gap"] == 0.0 and f["oov_share"] == 0.0 and f["missing_idf"] == 0.0
     assert f["bigram_any"] == 1.0 and f["bigram_top_paper"] == 1.0  # "memory queue", "queue negat" are adjacent there
-    assert set(f) == set(FEATURES)
+    assert set(f) == set(FOLLOWUP_FEATURES) and set(FEATURES) < set(FOLLOWUP_FEATURES)
+    assert f["lack_titled"] == 0.0
+
+
+def test_a_concept_another_paper_is_titled_for_shows_in_lack_titled(small):
+    """A follow-up judged against one paper ("does the memory queue also help graph networks?", about the
+    contrastive paper): "graph" is missing there and is what another paper's title is about."""
+    col, sc = small._get_collection(), small._get_collection().scorer
+    question = "does the memory queue also help graph networks?"
+    hits = small.search(question, k=3)
+    only = [h for h in hits if h.title == CONTRASTIVE]
+    f = signals(question, only, col, small.embed([question])[0], small.embed).features
+    assert f["lack_titled"] == pytest.approx(sc.idf("graph") / sc.max_idf) and f["lack_titled"] > 0
+    assert signals(question, hits, col, small.embed([question])[0], small.embed).features["lack_titled"] == 0.0, \
+        "the titled paper is retrieved: nothing lacks"
+    rouge = "does the memory queue also improve ROUGE?"  # ROUGE is in an abstract, in no title
+    assert signals(rouge, only, col, small.embed([rouge])[0], small.embed).features["lack_titled"] == 0.0
 
 
 def test_concepts_split_over_two_papers_show_in_cooccurrence_and_split_gap(small):

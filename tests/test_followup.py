@@ -9,7 +9,7 @@ import pytest
 
 from rag import Assistant, ModelLoadError
 from rag.answer_model import DEFAULT_FOLLOWUP_MODEL, DEFAULT_MODEL, RESOLUTION_FEATURES
-from rag.answerability import FEATURES, load_model
+from rag.answerability import FOLLOWUP_FEATURES, load_model
 from rag.conversation import Fit, candidate, needs_context, referent_titles, shape, stays_on
 
 from .conftest import write_jsonl
@@ -114,7 +114,7 @@ def test_a_follow_up_about_the_earlier_paper_is_judged_by_the_follow_up_model(as
 def test_shipped_follow_up_model_loads_and_predicts_its_pinned_case(assistant):
     model = load_model(DEFAULT_FOLLOWUP_MODEL)
     data = json.loads(DEFAULT_FOLLOWUP_MODEL.read_text())
-    assert model.features == FEATURES and model.pair_head is None
+    assert model.features == FOLLOWUP_FEATURES and model.pair_head is None
     assert data["training"]["parts"] == "dev" and all(f["path"].startswith("eval/questions/followups/") for f in data["training"]["files"])
     pinned = data["pinned"]
     assert model.probability(pinned["features"]) == pytest.approx(pinned["probability"], abs=1e-9)
@@ -124,7 +124,7 @@ def test_shipped_follow_up_model_loads_and_predicts_its_pinned_case(assistant):
     sig = assistant.answerability_inputs(pinned["question"], history=prior)
     assert sig.follow_up, "the pinned follow-up is still resolved to the earlier answer's paper"
     again = load_model().complete(sig.features, sig.pair)  # sem_pair: the main model's head
-    for name in FEATURES:
+    for name in FOLLOWUP_FEATURES:
         tol = 2e-2 if name.startswith(("sem_", "phr_", "word_", "fused_", "rank_agree")) else 1e-6
         assert again[name] == pytest.approx(pinned["features"][name], abs=tol), name
     assert model.probability(again) == pytest.approx(pinned["probability"], abs=2e-2)
@@ -148,7 +148,7 @@ def test_follow_up_training_writes_a_file_that_predicts_like_scikit_learn(tmp_pa
     from eval.train_followup import FOLLOWUP_C, fit, leave_one_set_out, write_model
 
     rng = np.random.default_rng(3)
-    X = rng.normal(size=(70, len(FEATURES)))
+    X = rng.normal(size=(70, len(FOLLOWUP_FEATURES)))
     y = (X[:, 1] - X[:, 4] + rng.normal(scale=0.5, size=70) > 0).astype(int)
     m = fit(X, y)
     path = tmp_path / "followup.json"
@@ -158,7 +158,7 @@ def test_follow_up_training_writes_a_file_that_predicts_like_scikit_learn(tmp_pa
     model = load_model(path)
     Z = (X - X.mean(0)) / X.std(0)
     ref = LogisticRegression(C=FOLLOWUP_C, max_iter=3000).fit(Z, y).predict_proba(Z)[:, 1]
-    assert np.allclose([model.probability(dict(zip(FEATURES, row))) for row in X], ref, atol=1e-6)
+    assert np.allclose([model.probability(dict(zip(FOLLOWUP_FEATURES, row))) for row in X], ref, atol=1e-6)
     assert json.loads(path.read_text())["pinned"]["history"] == ["h0"]
     runs = leave_one_set_out(X, y, np.array(["a"] * 35 + ["b"] * 35), FOLLOWUP_C)
     assert set(runs) == {"a", "b", "pooled"} and runs["pooled"]["n"] == 70

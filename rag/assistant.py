@@ -342,7 +342,7 @@ class Assistant:
         """Whether a short question with no reference word stays on the earlier papers `ids`: the
         follow-up model's resolution head decides on its Fit (the hand-set rule, rag.conversation.stays_on,
         for a model file without one)."""
-        fit = self._fit(question, ids)
+        fit = self._fit(self._written(question, settings), ids)  # as it would be judged: "langs" is "languages"
         if fits is not None:
             fits.append(fit)
         if fit.their_cosine < 0:  # none of those papers has a passage in this index

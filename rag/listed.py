@@ -328,6 +328,7 @@ class Plan:
     query: str | None = None  # what to retrieve with (the topic of a list question)
     writer: Any = None  # a ListWriter replacing the generator for list and count answers
     about: tuple[str, ...] = ()  # a follow-up's papers (their titles): it is answered, and judged, on these alone
+    asked: str | None = None  # ... and the follow-up as it is judged: its shorthand written out, its typos corrected
     sides: Sides | None = None  # a comparison's two sides (rag.comparison): retrieved and judged one by one
     named: str | None = None  # the paper the question names by its own name ("the Sequencer paper"): ranked first
     whole_paper: bool = False  # ... and asks nothing but what it is or does ("What does NeuroNER do?"): its abstract answers
@@ -350,7 +351,7 @@ class Plan:
         if not self.gated:
             return None
         if self.about:
-            return question
+            return self.asked or question
         return query if (self.writer or follow_up or self.query) else question
 
 
@@ -394,7 +395,8 @@ def _follow_up(question: str, core: str, r: Route, ids: tuple[str, ...], listing
     # Retrieved with the papers' titles in front of their passages; the earlier question is left out,
     # since those papers answer it and its words would make any follow-up look answered.
     titles = tuple(listings.by_id[i].title for i in ids)
-    query = " | ".join([question, *titles[:3]])
+    asked = listings.written(question) if settings.correct_typos else question  # "how many langs?", "top1 on in1k?"
+    query = " | ".join([asked, *titles[:3]])
     if len(ids) == 1:  # "How does it compare with MetaFormer?": the earlier paper is one side
         name = titles[0].split(":")[0].strip()
         named = ANAPHORA.sub(lambda _: name, core, count=1)  # a function: a title's "\epsilon" is text, not a group reference
@@ -405,7 +407,7 @@ def _follow_up(question: str, core: str, r: Route, ids: tuple[str, ...], listing
     # "Summarize it in simple terms", "What does it do?": nothing asked but what those papers are
     whole = not content_stems(ANAPHORA.sub(" ", core))
     return Plan(Route("retrieval", Lookup(), "other", "", (), reasons), settings=settings, filters=narrowed, query=query,
-                about=titles, whole_paper=whole)
+                about=titles, asked=asked, whole_paper=whole)
 
 
 # The words of the listing fields ("Was it a top 5% paper?", "presented in person or virtually?", "at which poster?").

@@ -35,7 +35,8 @@ SHORTHAND = {
     "convs": "convolutions", "self-sup": "self-supervised", "neg": "negative", "attrs": "attributes", "attr": "attribute",
     "viz": "visualization", "env": "environment", "envs": "environments", "dims": "dimensions", "dim": "dimension",
     "clf": "classifier", "exps": "experiments", "expts": "experiments", "impl": "implementation", "bench": "benchmark",
-    "ds": "dataset", "seq2seq": "sequence-to-sequence",
+    "ds": "dataset", "seq2seq": "sequence-to-sequence", "lang": "language", "langs": "languages", "avail": "available",
+    "in1k": "ImageNet-1k", "in22k": "ImageNet-22k", "realtime": "real-time", "prev": "previous",
     "w/": "with", "w/o": "without", "b/c": "because",
 }
 _LOWERCASE_ONLY = frozenset({"lr", "ds"})  # "LR" is also low-resolution (super-resolution abstracts), "DS" data science

@@ -81,6 +81,18 @@ def test_an_elliptical_follow_up_is_answered_from_the_earlier_paper(assistant):
     assert alone.query == "how many languages?" and alone.hits[0].title != PIXEL, "the chat did the work"
 
 
+def test_a_follow_up_in_shorthand_is_retrieved_and_judged_written_out(assistant):
+    first = assistant.ask(PIXEL_Q)
+    clipped = assistant.ask("how many langs?", history=[first])
+    assert clipped.query == f"how many languages? | {PIXEL}" and not clipped.abstained
+    written = assistant.judge("how many languages?", history=[first])
+    assert assistant.judge("how many langs?", history=[first]).confidence == pytest.approx(written.confidence, abs=1e-12)
+    assert assistant.resolution_inputs("how many langs?", history=[first]) == \
+        assistant.resolution_inputs("how many languages?", history=[first]), "its fit is measured written out too"
+    raw = assistant.ask("how many langs?", history=[first], correct_typos=False)
+    assert raw.query == f"how many langs? | {PIXEL}", "correct_typos off: as asked"
+
+
 def test_a_new_topic_in_keywords_or_by_its_own_paper_leaves_the_earlier_paper(assistant):
     first = assistant.ask(PIXEL_Q)
     for question in ("diffusion models", "Which papers are about graph neural networks?",

@@ -33,16 +33,8 @@ from .types import Citation, Hit
 
 if TYPE_CHECKING:  # pragma: no cover
     from .index import Index
-    from .spelling import Speller
 
 MAX_PHRASES = 3
-# A follow-up that names something no title or abstract writes in any spelling ("GraphMAE", "JAX";
-# rag.spelling.Speller.unknown_names) is refused whatever the model says: of the 800 dev follow-ups,
-# none of the 464 answerable ones names such a thing, 46 unanswerable ones do (the follow-up model
-# already refuses the 43 it judges, so no dev figure moves); PIXEL's "masked patches" sentence made
-# "What does GraphMAE mask?" look answered. Its confidence: (0 + 1) / (46 + 2), Laplace's estimate.
-UNKNOWN_NAME_P = 0.02
-MAX_FOLLOW_UP_PAPERS = 3  # `sent_top` reads the sentences of at most this many of a follow-up's papers
 SENTENCE_WEIGHT = 0.32  # rag.extractive.SENTENCE_WEIGHT: the blend of the former evidence score
 MAX_WORDS = 4
 
@@ -87,18 +79,13 @@ FEATURES = (
     "number_missing",     # 1 when a part asks for an amount (rag.question_parts.QUANTITY) and the top paper's abstract states none (AMOUNT)
     "names_missing",      # 1 when a part asks for named things (rag.question_parts.NAMES) and the top paper's abstract names none the question and title do not
 )
-# Read by the follow-up model only (the main model's file lists FEATURES, and its trainer fits those).
-# A follow-up is judged against the earlier answer's papers: "Could it train spiking neural
+# Read by the follow-up model only (the main model's file lists FEATURES, and its trainer fits those):
+# a follow-up is judged against the earlier answer's papers, and "Could it train spiking neural
 # networks?", "Did they use ViT backbones?" bring in a concept those papers lack but other papers are
-# about (`lack_titled`); "how many experts did they use?" is near a passage about the experts but
-# near no single sentence that states it (`sent_top`: computed for follow-ups only, on one to three
-# papers whose sentence vectors are embedded on first use and kept, Collection.sentence_vectors).
-# Dev follow-ups (eight writers, about 720 resolved), leave-one-set-out pooled F1: 0.778 -> 0.798
-# with lack_titled; judged written out 0.828; with sent_top 0.866 at 3.2% wrong refusals, worst set
-# 0.739 -> 0.795 (docs/answerability.md, "Fourteenth round").
+# about. Dev follow-ups (eight writers, 714 resolved): leave-one-set-out pooled F1 0.783 -> 0.805,
+# worst set 0.632 -> 0.690, wrong refusals 4.1% both (README "Follow-ups").
 FOLLOWUP_ONLY = (
     "lack_titled",        # rarest salient term (idf / max idf) that no retrieved paper holds and another paper's title does
-    "sent_top",           # cosine of the question to the best single sentence (or title) of the retrieved papers
 )
 FOLLOWUP_FEATURES = FEATURES + FOLLOWUP_ONLY
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-\.]*[A-Za-z0-9]|[A-Za-z0-9]")
@@ -161,11 +148,6 @@ class Collection:
         # Every abstract sentence's terms, by paper (the extractive generator quotes sentences).
         # (Primed into rag.coverage's cache: the extractive generator tokenizes the same sentences.)
         spans = [(pid, p.abstract[a:b]) for pid, p in index.papers.items() for a, b in split_sentences(p.abstract)]
-        self.sentences: dict[str, list[str]] = {pid: [p.title] for pid, p in index.papers.items()}
-        for pid, text in spans:
-            self.sentences[pid].append(text)
-        self._sentence_vectors: dict[str, np.ndarray] = {}
-        self._speller: "Speller | None" = None
         self.sentence_terms: dict[str, list[frozenset[str]]] = {}
         for (pid, _), t in zip(spans, prime_terms([text for _, text in spans] + [p.title for p in index.papers.values()])):
             self.sentence_terms.setdefault(pid, []).append(t | self.title_terms[pid])
@@ -189,27 +171,6 @@ class Collection:
         self.paper_chunks: dict[str, list[int]] = {}
         for i, c in enumerate(index.chunks):
             self.paper_chunks.setdefault(c.paper_id, []).append(i)
-
-
-    @property
-    def speller(self) -> "Speller":
-        """The collection's words and names (rag.spelling), built on first use."""
-        if self._speller is None:
-            from .spelling import Speller
-
-            self._speller = Speller(f"{p.title} {p.abstract}" for p in self.index.papers.values())
-        return self._speller
-
-    def sentence_vectors(self, paper_id: str, embed: Callable[[list[str]], np.ndarray]) -> np.ndarray:
-        """The title's and every abstract sentence's vector of one paper, embedded on first use and kept
-        (a follow-up's papers only: about 10 sentences, ~10 ms once; the next follow-up reuses them).
-        Not at index time: embedding all ~4,800 sentences doubled the build (twelfth round)."""
-        vecs = self._sentence_vectors.get(paper_id)
-        if vecs is None:
-            texts = self.sentences.get(paper_id, [])
-            vecs = np.asarray(embed(texts), dtype=np.float32) if texts else np.zeros((0, self.chunk_vectors.shape[1]), np.float32)
-            self._sentence_vectors[paper_id] = vecs
-        return vecs
 
 
 def question_words(question: str) -> list[tuple[str, tuple[str, ...]]]:
@@ -257,10 +218,9 @@ def _share(weights: dict[str, float], terms: frozenset[str] | set[str]) -> float
 
 
 def signals(question: str, hits: Sequence[Hit], col: Collection, qvec: np.ndarray | None,
-            embed: Callable[[list[str]], np.ndarray] | None, follow_up: bool = False) -> Signals:
-    """Every feature of FEATURES for one question and its retrieved papers (pure but for `embed`), and
-    the follow-up model's own (FOLLOWUP_ONLY; `sent_top` only with `follow_up`: the question is about
-    the earlier answer's papers, which `hits` hold)."""
+            embed: Callable[[list[str]], np.ndarray] | None) -> Signals:
+    """Every feature of FOLLOWUP_FEATURES (FEATURES and the follow-up model's own) for one question and
+    its retrieved papers (pure but for `embed`)."""
     sc = col.scorer
     words = question_words(question)
     content = {t: sc.idf(t) for _, ts in words for t in ts if not sc.is_question_word(t)}
@@ -362,9 +322,6 @@ def signals(question: str, hits: Sequence[Hit], col: Collection, qvec: np.ndarra
         f["sem_top"] = float(sims.max()) if len(sims) else 0.0
         f["sem_top_paper"] = best[0]
         f["sem_margin"] = best[0] - (max(best[1:]) if len(best) > 1 else 0.0)
-        if follow_up and embed is not None:
-            sent = [cosines(col.sentence_vectors(h.paper_id, embed), qvec) for h in hits[:MAX_FOLLOW_UP_PAPERS]]
-            f["sent_top"] = max((float(v.max()) for v in sent if len(v)), default=0.0)
         rows = col.paper_chunks.get(hits[0].paper_id, [])
         if rows:  # which dimensions agree, not only how much: a learned head (rag.answer_model) scores it
             best_row = rows[int(np.argmax(sims[rows]))]
@@ -473,17 +430,14 @@ class Answerability:
         from .partial import lacking, partial
 
         model = self.model_for(follow_up)
-        sig = signals(question, hits, self.collection, qvec, embed, follow_up=follow_up)
+        sig = signals(question, hits, self.collection, qvec, embed)
         sig.features = self.model.complete(sig.features, sig.pair)  # sem_pair: the main model's head (a follow-up model has none)
         p = model.probability(sig.features)
-        unknown = self.collection.speller.unknown_names(question) if follow_up else []
-        if unknown:  # "What does GraphMAE mask?" after PIXEL: a name no abstract writes cannot be answered from them
-            p = min(p, UNKNOWN_NAME_P)
         cut = model.threshold if threshold is None else threshold
         if hits and p >= cut:
             return Verdict(True, p, sig.features)
         if follow_up:  # only the earlier answer's papers were looked in: say what they lack, claim nothing of the rest
-            return Verdict(False, p, sig.features, tuple(unknown[:2]) or lacking(sig, hits, self.collection))
+            return Verdict(False, p, sig.features, lacking(sig, hits, self.collection))
         made = partial(sig, hits, self.collection)
         if made is None:
             return Verdict(False, p, sig.features)
@@ -491,6 +445,6 @@ class Answerability:
         return Verdict(False, p, sig.features, missing, text, citations)
 
 
-__all__ = ["FEATURES", "FOLLOWUP_FEATURES", "FOLLOWUP_ONLY", "UNKNOWN_NAME_P", "DEFAULT_MODEL", "DEFAULT_FOLLOWUP_MODEL", "MODEL_FORMAT", "REBUILD", "Answerability", "Collection", "Model", "PairHead", "Signals",
+__all__ = ["FEATURES", "FOLLOWUP_FEATURES", "FOLLOWUP_ONLY", "DEFAULT_MODEL", "DEFAULT_FOLLOWUP_MODEL", "MODEL_FORMAT", "REBUILD", "Answerability", "Collection", "Model", "PairHead", "Signals",
            "Verdict", "file_sha256",
            "cosines", "lacking_words", "load_model", "model_to_dict", "phrases", "question_words", "salient_terms", "signals", "word_mean"]

@@ -372,8 +372,8 @@ class Assistant:
     def answerability_signals(self, question: str, **options: Any) -> dict[str, float]:
         """The answerability features of a question, retrieved as `ask` retrieves; `sem_pair` is the
         configured model's pair-head score (the model file is read; see answerability_inputs for training)."""
-        question, settings, hits, about = self._retrieve_for(question, options)
-        sig = signals(question, hits, self._get_collection(), self._query_vector(question), self.embed, follow_up=about)
+        question, settings, hits, _ = self._retrieve_for(question, options)
+        sig = signals(question, hits, self._get_collection(), self._query_vector(question), self.embed)
         return self._get_answerability(settings).model.complete(sig.features, sig.pair)
 
     def answerability_inputs(self, question: str, **options: Any) -> Signals:
@@ -381,7 +381,7 @@ class Assistant:
         (`sem_pair` 0), the pair vector the model's pair head scores, and `follow_up`: whether the
         follow-up model judges it (a follow-up about the earlier answer's papers; pass `history`)."""
         question, _, hits, about = self._retrieve_for(question, options)
-        sig = signals(question, hits, self._get_collection(), self._query_vector(question), self.embed, follow_up=about)
+        sig = signals(question, hits, self._get_collection(), self._query_vector(question), self.embed)
         sig.follow_up = about
         return sig
 

@@ -41,10 +41,6 @@ _WORD = re.compile(r"(?<![\w\-'])[a-z]{5,}(?![\w\-'])")
 _TEXT_WORD = re.compile(r"[A-Za-z]+")
 # A name with digits or inner hyphens: "ResNet-50", "DINOv2", "state-of-the-art", "GPT-4".
 _NAME = re.compile(r"(?<![\w\-])(?:[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)+|[A-Za-z]+[0-9][A-Za-z0-9]*)(?![\w\-])")
-# A word that may be a specific name: letters, digits and inner hyphens ("GraphMAE", "GPT-4", "ViTs").
-_SPECIFIC = re.compile(r"(?<![\w\-])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*(?![\w\-])")
-_NAME_SHAPE = re.compile(r"[a-z][A-Z]|[A-Z]{2}|[A-Za-z][0-9]|[0-9][A-Za-z]")
-_UNIT = re.compile(r"\d+(?:[kKmMbBdDxX]|[xX]\d+)")  # "100k", "8B", "3D", "3x3": an amount, not a name
 _SUFFIXES = ("s", "es", "ed", "d", "ing", "ly", "er", "ers", "ies", "ied", "ation", "ations")
 _ENGLISH: frozenset[str] | None = None
 
@@ -144,34 +140,6 @@ class Speller:
     def spoken(self, word: str, number: str, tail: str = "") -> str | None:
         """The collection's name for a word with a spoken number ("resnet", "fifty" -> "ResNet-50"), or None."""
         return self._most_written(_squashed(word) + _NUMBERS[number.lower()] + tail)
-
-    def unknown_names(self, text: str) -> list[str]:
-        """The names in `text` (CamelCase, acronyms, letters with digits) that no title or abstract writes
-        in any spelling or number ("GraphMAE", "AlphaFold3"); a hyphenated compound by its parts
-        ("GPT-style", "ImageNet-pretrained" are known when GPT and ImageNet are).
-
-        >>> Speller(["We beat BERT and ViT on CIFAR-10 with ResNet-50."]).unknown_names(
-        ...     "GraphMAE vs ViTs, BERT-style, CIFAR10, 100k steps or GPT-4?")
-        ['GraphMAE', 'GPT-4']
-        """
-        def known(word: str) -> bool:
-            squashed = _squashed(word)
-            forms = (squashed, squashed[:-1]) if squashed.endswith("s") else (squashed,)
-            return any(f in self.counts or f in self.names for f in forms)
-
-        def specific(word: str) -> bool:
-            return bool(_NAME_SHAPE.search(word)) and not _UNIT.fullmatch(word)
-
-        found = []
-        for m in _SPECIFIC.finditer(text):
-            word = m.group(0)
-            if not specific(word) or known(word):
-                continue
-            parts = word.split("-")
-            if len(parts) > 1 and all(known(p) or not specific(p) for p in parts):
-                continue
-            found.append(word)
-        return found
 
     def _most_written(self, squashed: str) -> str | None:
         forms = self.names.get(squashed)

@@ -65,32 +65,6 @@ def test_a_concept_another_paper_is_titled_for_shows_in_lack_titled(small):
     assert signals(rouge, only, col, small.embed([rouge])[0], small.embed).features["lack_titled"] == 0.0
 
 
-def test_sent_top_is_the_best_sentence_cosine_of_a_follow_up_s_papers_embedded_once(small):
-    col = small._get_collection()
-    question = "how much cheaper is training?"
-    hits = [h for h in small.search(question, k=3) if h.title == CONTRASTIVE]
-    calls = []
-
-    def embed(texts):
-        calls.append(list(texts))
-        return small.embed(texts)
-
-    def sentence_calls():  # the paper's title, then its three abstract sentences
-        return [c for c in calls if c and c[0] == CONTRASTIVE]
-
-    qvec = small.embed([question])[0]
-    assert signals(question, hits, col, qvec, embed).features["sent_top"] == 0.0, "not a follow-up: not computed"
-    assert sentence_calls() == []
-    f = signals(question, hits, col, qvec, embed, follow_up=True).features
-    (texts,) = sentence_calls()
-    assert texts[1:] == ["Contrastive learning is expensive because it needs large batches.",
-                         "We cut the cost with a memory queue of negatives.", "Training is 3x cheaper at equal accuracy."]
-    expected = max(float(v @ qvec) for v in small.embed(texts))
-    assert f["sent_top"] == pytest.approx(expected, abs=1e-5) and f["sent_top"] > 0.3
-    signals(question, hits, col, qvec, embed, follow_up=True)
-    assert len(sentence_calls()) == 1, "the paper's sentence vectors are kept"
-
-
 def test_concepts_split_over_two_papers_show_in_cooccurrence_and_split_gap(small):
     sc = small._get_collection().scorer
     f, hits = _features(small, "sparse attention for molecular property prediction")
@@ -348,7 +322,7 @@ def test_chunk_vectors_are_the_indexed_ones(small):
 
 
 # ---- the model file ------------------------------------------------------------------------------
-VECTOR_FEATURES = ("sem_", "sent_", "phr_", "word_", "fused_", "rank_agree")
+VECTOR_FEATURES = ("sem_", "phr_", "word_", "fused_", "rank_agree")
 def test_shipped_model_loads_and_predicts_its_pinned_case(assistant):
     model = load_model()
     data = json.loads(DEFAULT_MODEL.read_text())

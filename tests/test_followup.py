@@ -9,7 +9,7 @@ import pytest
 
 from rag import Assistant, ModelLoadError
 from rag.answer_model import DEFAULT_FOLLOWUP_MODEL, DEFAULT_MODEL, RESOLUTION_FEATURES
-from rag.answerability import FOLLOWUP_FEATURES, UNKNOWN_NAME_P, load_model
+from rag.answerability import FOLLOWUP_FEATURES, load_model
 from rag.conversation import Fit, candidate, needs_context, referent_titles, shape, stays_on
 
 from .conftest import write_jsonl
@@ -107,13 +107,6 @@ def test_a_name_no_paper_writes_is_refused_naming_it_without_citing_the_earlier_
     answer = assistant.ask("What does GraphMAE mask?", history=[first])
     assert PIXEL in answer.query and answer.abstained and answer.citations == ()
     assert answer.missing == ("GraphMAE",) and answer.text.endswith("does not mention \u201cGraphMAE\u201d."), answer.text
-    follow_up = load_model(DEFAULT_FOLLOWUP_MODEL)
-    verdict = assistant.judge("What does GraphMAE mask?", history=[first])
-    assert verdict.confidence <= UNKNOWN_NAME_P < follow_up.probability(verdict.features), "the model alone would answer it"
-    alone = assistant.judge("What does GraphMAE mask?")  # no chat: the main model, no gate
-    assert alone.confidence == pytest.approx(load_model().probability(alone.features), abs=1e-12)
-    known = assistant.judge("better than BERT?", history=[first])  # BERT is written: the model decides
-    assert known.confidence == pytest.approx(follow_up.probability(known.features), abs=1e-12)
 
 
 def test_a_follow_up_about_the_earlier_paper_is_judged_by_the_follow_up_model(assistant):
@@ -144,7 +137,7 @@ def test_shipped_follow_up_model_loads_and_predicts_its_pinned_case(assistant):
     assert sig.follow_up, "the pinned follow-up is still resolved to the earlier answer's paper"
     again = load_model().complete(sig.features, sig.pair)  # sem_pair: the main model's head
     for name in FOLLOWUP_FEATURES:
-        tol = 2e-2 if name.startswith(("sem_", "sent_", "phr_", "word_", "fused_", "rank_agree")) else 1e-6
+        tol = 2e-2 if name.startswith(("sem_", "phr_", "word_", "fused_", "rank_agree")) else 1e-6
         assert again[name] == pytest.approx(pinned["features"][name], abs=tol), name
     assert model.probability(again) == pytest.approx(pinned["probability"], abs=2e-2)
 

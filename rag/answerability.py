@@ -82,8 +82,9 @@ FEATURES = (
 # Read by the follow-up model only (the main model's file lists FEATURES, and its trainer fits those):
 # a follow-up is judged against the earlier answer's papers, and "Could it train spiking neural
 # networks?", "Did they use ViT backbones?" bring in a concept those papers lack but other papers are
-# about. Dev follow-ups (eight writers, 714 resolved): leave-one-set-out pooled F1 0.783 -> 0.805,
-# worst set 0.632 -> 0.690, wrong refusals 4.1% both (README "Follow-ups").
+# about. Dev follow-ups (eight writers, about 715 resolved): leave-one-set-out pooled F1 0.778 ->
+# 0.798, worst set 0.632 -> 0.690, wrong refusals 4.1% both; with follow-ups judged written out still
+# +0.009 (docs/answerability.md, "Fourteenth round").
 FOLLOWUP_ONLY = (
     "lack_titled",        # rarest salient term (idf / max idf) that no retrieved paper holds and another paper's title does
 )

@@ -36,7 +36,7 @@ import numpy as np
 
 from rag import Assistant, Settings
 from rag.answer_model import RESOLUTION_FEATURES, ResolutionHead, load_model, model_to_dict
-from rag.answerability import FOLLOWUP_FEATURES as FEATURES, MODEL_FORMAT
+from rag.answerability import FOLLOWUP_FEATURES, MODEL_FORMAT
 from rag.conversation import Fit, stays_on
 
 from . import metrics as M
@@ -87,11 +87,11 @@ def featurize(items: list[dict[str, Any]], assistant: Assistant, say: Callable[[
             prior.append(assistant.ask(earlier, history=list(prior)))
         sig = assistant.answerability_inputs(q["question"], history=prior)
         served = head.complete(sig.features, sig.pair)
-        rows.append([served[n] for n in FEATURES])
+        rows.append([served[n] for n in FOLLOWUP_FEATURES])
         about.append(sig.follow_up)
         if i % 50 == 0:
             say(f"  follow-up features: {i}/{len(items)}")
-    return np.asarray(rows, dtype=np.float64).reshape(-1, len(FEATURES)), np.asarray(about, dtype=bool)
+    return np.asarray(rows, dtype=np.float64).reshape(-1, len(FOLLOWUP_FEATURES)), np.asarray(about, dtype=bool)
 
 
 def fit(X: np.ndarray, y: np.ndarray, C: float = FOLLOWUP_C, seed: int = 0) -> dict[str, Any]:
@@ -241,7 +241,7 @@ def write_model(path: Path, m: dict[str, Any], items: list[dict[str, Any]], X: n
 
     main = Path(settings.answerability_model) if settings.answerability_model else None
     files = sorted({q["_file"] for q in items})
-    data = {"format": MODEL_FORMAT, "kind": "logistic_regression", "features": list(FEATURES),
+    data = {"format": MODEL_FORMAT, "kind": "logistic_regression", "features": list(FOLLOWUP_FEATURES),
             "mean": m["mean"].tolist(), "scale": m["scale"].tolist(), "coef": m["coef"].tolist(),
             "intercept": m["intercept"], "threshold": m["threshold"],
             "training": {"command": "python -m eval.train_answerability", "parts": "dev", "questions": len(items),
@@ -251,7 +251,7 @@ def write_model(path: Path, m: dict[str, Any], items: list[dict[str, Any]], X: n
                          "scikit_learn": version("scikit-learn"),
                          "created": datetime.now(timezone.utc).isoformat(timespec="seconds")},
             "pinned": {"question": items[0]["question"], "history": items[0]["history"],
-                       "features": dict(zip(FEATURES, X[0].tolist())), "probability": float(probability(m, X[:1])[0])}}
+                       "features": dict(zip(FOLLOWUP_FEATURES, X[0].tolist())), "probability": float(probability(m, X[:1])[0])}}
     if resolution is not None:
         data["resolution"] = _resolution_dict(resolution)
     T.write_json(path, data)

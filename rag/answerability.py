@@ -141,10 +141,7 @@ class Collection:
         self.paper_bigrams = {pid: frozenset(zip(t, t[1:])) for pid, t in zip(pids, tokens)}
         self.bigrams = frozenset().union(*self.paper_bigrams.values()) if self.paper_bigrams else frozenset()
         self.title_terms = {pid: frozenset(t) for pid, t in zip(pids, _bm25_tokenize([p.title for p in index.papers.values()]))}
-        self.title_postings: dict[str, set[str]] = {}
-        for pid, terms in self.title_terms.items():
-            for t in terms:
-                self.title_postings.setdefault(t, set()).add(pid)
+        self.title_postings = _postings(self.title_terms)
         self.chunk_terms = [frozenset(t) for t in _bm25_tokenize([c.text for c in index.chunks])]
         # Every abstract sentence's terms, by paper (the extractive generator quotes sentences).
         # (Primed into rag.coverage's cache: the extractive generator tokenizes the same sentences.)
@@ -159,10 +156,7 @@ class Collection:
             names.setdefault(pid, set()).update(n.lower() for n in named_things(text))
         self.new_names = {pid: frozenset(names.get(pid, set()) - {w.lower() for w in _WORD.findall(p.title)})
                           for pid, p in index.papers.items()}
-        self.postings: dict[str, set[str]] = {}
-        for pid, terms in self.paper_terms.items():
-            for t in terms:
-                self.postings.setdefault(t, set()).add(pid)
+        self.postings = _postings(self.paper_terms)
         got = index.collection.get(include=["embeddings"])
         matrix = np.zeros((len(index.chunks), len(got["embeddings"][0]) if len(got["ids"]) else 1), dtype=np.float32)
         for cid, vec in zip(got["ids"], got["embeddings"]):
@@ -172,6 +166,15 @@ class Collection:
         self.paper_chunks: dict[str, list[int]] = {}
         for i, c in enumerate(index.chunks):
             self.paper_chunks.setdefault(c.paper_id, []).append(i)
+
+
+def _postings(terms_by_paper: dict[str, frozenset[str]]) -> dict[str, set[str]]:
+    """term -> the papers whose term set holds it."""
+    out: dict[str, set[str]] = {}
+    for pid, terms in terms_by_paper.items():
+        for t in terms:
+            out.setdefault(t, set()).add(pid)
+    return out
 
 
 def question_words(question: str) -> list[tuple[str, tuple[str, ...]]]:

@@ -110,6 +110,13 @@ def asked_missing(asked: list[list[tuple[str, tuple[str, ...]]]], terms: frozens
     return list(dict.fromkeys(out)), stems
 
 
+def _rarest(missing: list[str], sig: "Signals", lack: set[str]) -> list[str]:
+    """The MAX_MISSING phrases of `missing` whose rarest lacking term is rarest, in question order."""
+    rarity = {m: max((sig.salient[t] for w, ts in sig.words if w in m.split() for t in ts if t in lack), default=0.0) for m in missing}
+    keep = set(sorted(missing, key=lambda m: -rarity[m])[:MAX_MISSING])
+    return [m for m in missing if m in keep]
+
+
 def partial(sig: "Signals", hits: Sequence[Hit], col: "Collection") -> tuple[str, tuple[str, ...], tuple[Citation, ...]] | None:
     """(text, missing concepts, citations) of a partial answer, or None for a plain abstention.
 
@@ -140,9 +147,7 @@ def partial(sig: "Signals", hits: Sequence[Hit], col: "Collection") -> tuple[str
         # outside the collection gets the plain abstention.
         if _share(salient, papers[first]) < NAME_RAREST_SHARE:
             return None
-        rarity = {m: max((salient[t] for w, ts in sig.words if w in m.split() for t in ts if t in lack), default=0.0) for m in missing}
-        keep = set(sorted(missing, key=lambda m: -rarity[m])[:MAX_MISSING])
-        missing = [m for m in missing if m in keep]
+        missing = _rarest(missing, sig, lack)
     # A second paper holding what the first lacks, if that is rare enough to say something ("datasets" is not)
     lack_weights = {t: salient[t] for t in lack if t in salient}
     others = [i for i in range(len(hits)) if i != first and lack_weights and _share(lack_weights, papers[i]) > 0]
@@ -185,9 +190,7 @@ def lacking(sig: "Signals", hits: Sequence[Hit], col: "Collection") -> tuple[str
         return tuple(asked[:MAX_MISSING])
     lack = {t for t in sig.salient if t not in terms}
     missing = [t for m in surface(sig.words, lack, set(sig.salient), lacking=True) if (t := _trimmed(m))]
-    rarity = {m: max((sig.salient[t] for w, ts in sig.words if w in m.split() for t in ts if t in lack), default=0.0) for m in missing}
-    keep = set(sorted(missing, key=lambda m: -rarity[m])[:MAX_MISSING])
-    return tuple(m for m in missing if m in keep)
+    return tuple(_rarest(missing, sig, lack))
 
 
 __all__ = ["asked_missing", "lacking", "partial", "surface"]

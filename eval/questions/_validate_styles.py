@@ -29,7 +29,7 @@ import re
 
 # Hard word-count bounds per style. "student", "practitioner", "factcheck", "nonnative", "newcomer", "chat",
 # "skeptic", "request", "constraint", "spoken", "yesno", "citeseek" and "howto" are fitted styles (dev and test parts, in styles/); "novice",
-# "expert", "reviewer", "outsider", "informal" and "followup" are held-out styles of eval/questions/heldout/
+# "expert", "reviewer", "outsider", "informal", "teacher", "agent" and "followup" are held-out styles of eval/questions/heldout/
 # (test only, never fitted on); a "followup" item carries `history`, the earlier question it follows.
 STYLES = {"long": (20, 80), "terse": (2, 10), "conversational": (6, 40), "student": (6, 45),
           "practitioner": (8, 55), "factcheck": (6, 45), "nonnative": (5, 40),
@@ -37,14 +37,14 @@ STYLES = {"long": (20, 80), "terse": (2, 10), "conversational": (6, 40), "studen
           "newcomer": (8, 55), "chat": (3, 35), "skeptic": (6, 45),
           "request": (4, 50), "constraint": (8, 50), "spoken": (5, 45), "yesno": (5, 40),
           "citeseek": (8, 60), "howto": (4, 40),
-          "novice": (6, 40), "expert": (4, 40), "followup": (2, 20)}
+          "novice": (6, 40), "expert": (4, 40), "teacher": (6, 50), "agent": (3, 40), "followup": (2, 20)}
 TARGET_WORDS = {"long": (30, 60), "terse": (3, 8), "conversational": (10, 30), "student": (8, 35),
                 "practitioner": (12, 40), "factcheck": (8, 30), "nonnative": (8, 30),
                 "outsider": (10, 40), "reviewer": (8, 30), "informal": (4, 20),
                 "newcomer": (10, 40), "chat": (4, 20), "skeptic": (8, 30),
                 "request": (6, 30), "constraint": (12, 35), "spoken": (8, 30), "yesno": (8, 28),
                 "citeseek": (12, 40), "howto": (6, 25),
-                "novice": (8, 35), "expert": (6, 25), "followup": (3, 16)}  # outside: a warning
+                "novice": (8, 35), "expert": (6, 25), "teacher": (8, 35), "agent": (4, 25), "followup": (3, 16)}  # outside: a warning
 KINDS = {"absent", "unjoined", "unstated"}
 TYPES = {"factoid", "which_paper", "multi_paper", "metadata", "unanswerable"}
 REQUIRED = ["id", "style", "split", "type", "question", "gold_titles", "answer", "key_facts"]

@@ -260,8 +260,8 @@ def _follow_ups(args: argparse.Namespace, say: Any) -> None:
     # The earlier turns are asked with the main model judging every turn, a second earlier follow-up too:
     # the follow-up model being fitted cannot judge its own training questions (the paper they resolve to is the same).
     settings = load_settings(progress=False).with_options(answerability_model=args.out, followup_model=args.out)
-    part = F.train(settings, args.follow_up_out, say)
     args.report.mkdir(parents=True, exist_ok=True)
+    part = F.train(settings, args.follow_up_out, say, features_out=args.report / "features-followup.npz")
     path = args.report / "report.json"
     report = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     report["follow_up"] = part

@@ -74,9 +74,15 @@ one ones result results dataset datasets benchmark benchmarks algorithm algorith
 architecture architectures idea ideas system systems attack attacks defense defenses author authors
 experiment experiments setting settings task tasks network networks loss article articles
 """.split())
+# Spoken fillers before a follow-up ("okay and which benchmarks", "um does it need ..."): they say nothing.
+_FILLERS = r"(?:(?:okay|ok|um+|uh+|hmm+|erm|er|oh|ah|yeah|alright|well|so)\b[\s,.]*)*"
 # Openers of a follow-up ("what about robustness?", "and the code?", "tell me more").
-_OPENERS = re.compile(r"^\s*(what|how)\s+about\b|^\s*(and|also|so)\b|^\s*tell\s+me\s+more\b|^\s*(more|anything)\s+else\b"
-                      r"|^\s*what\s+else\b|^\s*(why|how)\s*\??\s*$", re.I)
+_OPENERS = re.compile(rf"^\s*{_FILLERS}(?:(what|how)\s+about\b|(and|also|so)\b|tell\s+me\s+more\b|(more|anything)\s+else\b"
+                      r"|what\s+else\b|(why|how)\s*\??\s*$)", re.I)
+# A comparison or extension with its first term left out ("compared with LoRA?", "vs SimCLR?", "same
+# for vision transformers?", "better than CNNs?"): the left-out term is the earlier answer's paper.
+_ELLIPTIC = re.compile(rf"^\s*{_FILLERS}(?:and\s+)?(?:the\s+)?(?:same\s+(?:for|with|on|in|goes|thing)|compared?\s+(?:with|to|against)"
+                       r"|vs\.?\s|versus\b|(?:any\s+)?(?:better|worse)\s+than\b|relative\s+to\b|against\b)", re.I)
 # Words that carry no topic of their own.
 _STOP = frozenset("""
 a an the of in on for to from by with without at as into over under and or but not no nor if so than then
@@ -84,6 +90,7 @@ what which who whom whose how why when where whether is are was were be been bei
 can could would should will shall may might must there here about also more most some any all each other such
 very just only own same i me my we our you your it its it's they them their this that these those
 paper papers work study use used uses using show shows report reported get got much many kind tell give
+okay ok um umm uh uhh hmm erm er oh ah yeah alright well
 """.split())
 
 
@@ -141,7 +148,10 @@ def _is_name(word: str, position: int) -> bool:
 
 
 def _first_reference(words: list[str]) -> int | None:
-    """Position of the first word that points back ("they", "does it", "that method"), or None."""
+    """Position of the first word that points back ("they", "does it", "that method"), or None; 0
+    for a comparison that leaves its first term out ("compared with LoRA?", `_ELLIPTIC`)."""
+    if _ELLIPTIC.match(" ".join(words)):
+        return 0
     lower = [w.lower() for w in words]
     content = sum(_is_content(w) for w in words)
     for i, w in enumerate(lower):

@@ -46,6 +46,7 @@ claim claims claimed argue argues argued better worse problem problems solve sol
 don doesn didn isn aren wasn weren haven hasn cannot ml beginner newbie new am
 takeaway takeaways gist tldr contain contains containing include includes including
 tbh btw imo imho afaik lol pls plz thx thanks rn ngl hey guys folks whats
+okay ok um umm uh uhh hmm erm er oh ah yeah yep alright thank thankyou ty cheers obrigado obrigada gracias merci danke
 """.split())
 # (The request words that also name topics, "explain" and "recommend", are not here: rag.framing
 # takes them off as whole frames, "Explain ... in simple terms", "Recommend a paper on ...".)

@@ -27,6 +27,7 @@ from .types import Paper
 
 if TYPE_CHECKING:
     from .spelling import Speller
+    from .acronyms import Acronyms
 
 # The tiers the ICLR poster pages print after "presentation /", in the words people use for them.
 TIERS = {"top 5%": "top 5% paper", "top 25%": "top 25% paper", "poster accept": "poster accept"}
@@ -181,6 +182,7 @@ class Listings:
         self.papers: list[Paper] = list(papers)
         self.by_id = {p.paper_id: p for p in self.papers}
         self._speller: Speller | None = None
+        self._acronyms: Acronyms | None = None
         pages: dict[str, list[Paper]] = {}
         for p in self.papers:
             for page in p.pages:
@@ -236,12 +238,22 @@ class Listings:
             self._speller = Speller(f"{p.title} {p.abstract}" for p in self.papers)
         return self._speller
 
+    @property
+    def acronyms(self) -> Acronyms:
+        """The acronyms these papers write only in full (rag.acronyms), built on first use."""
+        if self._acronyms is None:
+            from .acronyms import Acronyms
+
+            self._acronyms = Acronyms(f"{p.title} {p.abstract}" for p in self.papers)
+        return self._acronyms
+
     def written(self, text: str) -> str:
-        """`text` with its chat shorthand written out (rag.shorthand), then its typos corrected to these
-        papers' words (`speller`): what `correct_typos` retrieves with, judges and hands the writer."""
+        """`text` with its chat shorthand and the acronyms these papers write only in full written out
+        (rag.shorthand, `acronyms`), then its typos corrected to these papers' words (`speller`): what
+        `correct_typos` retrieves with, judges and hands the writer."""
         from .shorthand import expand
 
-        return self.speller.correct(expand(text))
+        return self.speller.correct(self.acronyms.expand(expand(text)))
 
     def named_paper(self, text: str, strict: bool = False) -> str | None:
         """The paper whose own name (see `names`) the text holds as a word, exactly as written; the

@@ -93,7 +93,14 @@ _ALT = re.compile(r"([\w\-\./]+(?:\s+[\w\-\./]+){0,2})\s+or\s+(?:just\s+|only\s+
 _TAIL = re.compile(r"(?:,|\s-|—|–)\s*([\w\-\./]+(?:\s+[\w\-\./]+)?)\s*\?")
 _SHORT = re.compile(r"(?:^|[?.!]\s+)([\w\-\./]+(?:\s+[\w\-\./]+)?)\s*\?")
 _NOT_GUESS = re.compile(r"^(?:what|which|who|how|why|when|where|whether|is|are|was|were|do|does|did|can|could|or|and|any|anyone|"
-                        r"anything|right|really|true|correct|ok|okay|yes|no|name|exactly|instead|too|then|again)\b", re.I)
+                        r"anything|right|really|true|correct|ok|okay|yes|no|name|exactly|instead|too|then|again|though|tho|"
+                        r"roughly|approximately|about|actually|anyway|still|please|overall|precisely|specifically|in|per)\b", re.I)
+# What ends a run without naming a candidate: a particle ("coref too?", "which benchmarks, though?") or
+# the attribute asked for ("model size?", "md17 numbers?", "feature vector dim?": the asker names what
+# they want to know, not a value it might take). Stripped; what remains ("md17") may still be a guess.
+_RUN_TAIL = re.compile(r"(?:\s+(?:too|also|as\s+well|then|though|tho|again|instead|here|there|exactly|roughly|approximately|"
+                       r"size|sizes|dimensions?|dims?|footprint|count|counts|numbers?|results?|scores?|accuracy|rate|ratio|"
+                       r"cost|costs|time|budget|speed|latency|throughput|gains?|improvements?|details?))+$", re.I)
 _SPLIT_GUESS = re.compile(r"\s*(?:,|/|\bor\b|\band\b)\s*", re.I)
 MAX_GUESS_WORDS = 3
 
@@ -111,6 +118,8 @@ def guesses(question: str) -> list[str]:
     []
     >>> guesses("does it split channels (e.g. color from lightness)?")
     []
+    >>> guesses("which benchmarks, though?"), guesses("model size?"), guesses("any qm9 or md17 numbers?"), guesses("coref too?")
+    ([], ['model'], ['md17'], ['coref'])
     """
     question = re.sub(r"\([^)]*\)", " ", question)  # "(e.g. a tiger's stripes)": an aside describes, it offers no answer
     runs: list[str] = []
@@ -125,7 +134,7 @@ def guesses(question: str) -> list[str]:
     lowercase = question == question.lower()
     out: list[str] = []
     for run in runs:
-        run = run.strip(" ,.-")
+        run = _RUN_TAIL.sub("", " " + run.strip(" ,.-")).strip()
         if (run and not _NOT_GUESS.match(run) and len(run.split()) <= MAX_GUESS_WORDS and run not in out
                 and (lowercase or re.search(r"[A-Z0-9]", run))):
             out.append(run)

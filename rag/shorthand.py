@@ -37,6 +37,9 @@ SHORTHAND = {
     "clf": "classifier", "exps": "experiments", "expts": "experiments", "impl": "implementation", "bench": "benchmark",
     "ds": "dataset", "seq2seq": "sequence-to-sequence", "lang": "language", "langs": "languages", "avail": "available",
     "in1k": "ImageNet-1k", "in22k": "ImageNet-22k", "realtime": "real-time", "prev": "previous",
+    "aug": "augmentation", "augs": "augmentations", "coref": "coreference", "conv": "convolution",
+    "adv": "adversarial", "xformer": "transformer", "xformers": "transformers", "config": "configuration",
+    "mins": "minutes", "secs": "seconds",
     "w/": "with", "w/o": "without", "b/c": "because",
 }
 _LOWERCASE_ONLY = frozenset({"lr", "ds"})  # "LR" is also low-resolution (super-resolution abstracts), "DS" data science

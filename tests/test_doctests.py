@@ -5,7 +5,9 @@ import doctest
 
 import pytest
 
+import rag.acronyms
 import rag.chunking
+import rag.conversation
 import rag.answerability
 import rag.corpus
 import rag.framing
@@ -17,7 +19,7 @@ import rag.retrieve
 import rag.server_backend
 
 
-@pytest.mark.parametrize("module", [rag.answerability, rag.chunking, rag.corpus, rag.coverage, rag.framing, rag.question_parts, rag.retrieve,
+@pytest.mark.parametrize("module", [rag.acronyms, rag.answerability, rag.chunking, rag.conversation, rag.corpus, rag.coverage, rag.framing, rag.question_parts, rag.retrieve,
                                     rag.shorthand, rag.spelling, rag.server_backend])
 def test_docstring_examples(module):
     result = doctest.testmod(module)

@@ -184,9 +184,12 @@ def test_a_held_out_file_needs_each_kind_in_its_one_split_only(validator, tmp_pa
 @pytest.mark.parametrize("folder, name", [("heldout", n) for n in ("novice", "expert", "reviewer", "outsider", "informal",
                                                                       "followup-b", "followup-c", "followup-e", "followup-h", "followup-i", "followup-j",
                                                                       "followup-o", "followup-p", "followup-q", "followup-r",
-                                                                      "followup-s", "followup-t")]
+                                                                      "followup-s", "followup-t", "followup-v", "followup-w",
+                                                                      "followup-y", "followup-z", "followup-aa", "followup-ab",
+                                                                      "followup-ac", "followup-ad", "teacher", "agent")]
                          + [("followups", n) for n in ("followup-a", "followup-d", "followup-f", "followup-g",
-                                                       "followup-k", "followup-l", "followup-m", "followup-n")])
+                                                       "followup-k", "followup-l", "followup-m", "followup-n",
+                                                       "followup-u", "followup-x")])
 def test_shipped_held_out_style_passes_the_validator(validator, folder, name):
     path = STYLE_DIR.parent / folder / f"{name}.jsonl"
     errors, _ = _styles(validator, [path])

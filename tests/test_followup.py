@@ -66,6 +66,30 @@ def test_this_or_that_after_an_auxiliary_points_back(question):
     assert referent_titles(question, HISTORY) == (PIXEL,)
 
 
+@pytest.mark.parametrize("question", ["compared with LoRA?", "vs SimCLR?", "same for vision transformers?", "better than CNNs?",
+                                      "and versus xgboost?", "okay so compared to mixup"])
+def test_a_comparison_that_leaves_its_first_term_out_points_back(question):
+    assert needs_context(question)
+    assert referent_titles(question, HISTORY) == (PIXEL,), "the left-out term is the earlier answer's paper"
+
+
+@pytest.mark.parametrize("question", ["Which papers compare with LoRA?", "Is LoRA better than full fine-tuning?",
+                                      "PIXEL compared with BERT"])
+def test_a_comparison_with_both_terms_does_not(question):
+    assert referent_titles(question, HISTORY) == ()
+
+
+@pytest.mark.parametrize("question", ["okay and which benchmarks", "um what about robustness", "so uh and the code?"])
+def test_spoken_fillers_before_an_opener_do_not_hide_it(question):
+    assert needs_context(question)
+
+
+def test_spoken_fillers_and_courtesy_words_are_question_words():
+    from rag.coverage import QUESTION_WORDS
+
+    assert {"okay", "um", "uh", "hmm", "thanks", "obrigado", "gracias"} <= QUESTION_WORDS
+
+
 def test_an_abstained_turn_has_no_papers_to_stay_on():
     assert referent_titles("error rate on MNIST?", [(PIXEL_Q, {"abstained": True})], stays=lambda t: True) == ()
 
@@ -79,6 +103,17 @@ def test_an_elliptical_follow_up_is_answered_from_the_earlier_paper(assistant):
     assert not answer.abstained and answer.citations[0].title == PIXEL
     alone = assistant.ask("how many languages?")
     assert alone.query == "how many languages?" and alone.hits[0].title != PIXEL, "the chat did the work"
+
+
+def test_an_elliptic_comparison_and_a_spoken_follow_up_are_about_the_earlier_paper(assistant):
+    first = assistant.ask(PIXEL_Q)
+    compared = assistant.ask("compared with LoRA?", history=[first])
+    assert PIXEL in compared.query and {h.title for h in compared.hits} == {PIXEL}, "not a search for LoRA papers"
+    spoken = assistant.ask("okay and how many languages", history=[first])
+    assert PIXEL in spoken.query and not spoken.abstained and spoken.citations[0].title == PIXEL
+    spoken_terms = assistant.judge("okay and how many languages", history=[first]).features
+    plain_terms = assistant.judge("and how many languages", history=[first]).features
+    assert spoken_terms["oov_share"] == plain_terms["oov_share"] == 0.0, "'okay' is no topic the collection lacks"
 
 
 def test_a_follow_up_in_shorthand_is_retrieved_and_judged_written_out(assistant):

@@ -46,7 +46,8 @@ claim claims claimed argue argues argued better worse problem problems solve sol
 don doesn didn isn aren wasn weren haven hasn cannot ml beginner newbie new am
 takeaway takeaways gist tldr contain contains containing include includes including
 tbh btw imo imho afaik lol pls plz thx thanks rn ngl hey guys folks whats
-okay ok um umm uh uhh hmm erm er oh ah yeah yep alright thank thankyou ty cheers obrigado obrigada gracias merci danke
+okay ok um umm uh uhh hmm erm er oh ah yeah yep alright tho though thank thankyou ty cheers
+obrigado obrigada gracias merci danke pues vale yaar accha haan lah
 """.split())
 # (The request words that also name topics, "explain" and "recommend", are not here: rag.framing
 # takes them off as whole frames, "Explain ... in simple terms", "Recommend a paper on ...".)
@@ -87,7 +88,9 @@ DOMAIN_GROUPS = {
     "medicine": "medical | clinical | patient | patients", "molecules": "molecule | molecules | molecular | protein | proteins | drug",
     "time series": "time series", "point clouds": "point cloud | point clouds | lidar",
     "reinforcement learning": "reinforcement | agent | agents", "robots": "robot | robots | robotic | robotics",
-    "tables": "tabular", "code": "code | program | programs", "3D": "3d",
+    # "code" as data: "any code?", "code released?", "is the source code available?" ask for an implementation
+    "tables": "tabular", "code": "code generation | code completion | code search | code model | code models | code lm | "
+    "code lms | code llm | code llms | programming | program | programs", "3D": "3d",
     "images": "image | images | vision | visual | pixel", "federated learning": "federated",
     "recommendation": "recommendation | recommender", "languages": "multilingual", "physics": "physics | pde | pdes",
 }

@@ -86,7 +86,7 @@ ASKS_LIST = re.compile(r"\b(?:which|what|any|all|list|name|show|find|give)\b.{0,
 
 # Candidate answers the asker offers ("which simulator, MuJoCo or Meta-World?", "datasets like Cora",
 # "is DVS128 Gesture among them?", "- lrs3?"): short runs, split at "or", "and", commas and slashes.
-_GUESS = re.compile(r"\b(?:like|such as|say|e\.g\.,?|maybe|perhaps|for example|for instance|including|especially|probably|possibly)\s+"
+_GUESS = re.compile(r"\b(?:like|such as|(?<=, )say,?|e\.g\.,?|maybe|perhaps|for example|for instance|including|especially|probably|possibly)\s+"
                     r"((?:[\w\-\./]+(?:\s*,\s*|\s+(?:or|and)\s+|\s*/\s*|\s+)?){1,6})", re.I)
 _AMONG = re.compile(r"\b(?:is|was|were|are)\s+((?:[\w\-\.]+\s+){1,4}?)(?:among|one of|included|in there|part of)\b", re.I)
 _ALT = re.compile(r"([\w\-\./]+(?:\s+[\w\-\./]+){0,2})\s+or\s+(?:just\s+|only\s+|maybe\s+)?([\w\-\./]+(?:\s+[\w\-\./]+){0,2})\s*\?", re.I)
@@ -94,7 +94,8 @@ _TAIL = re.compile(r"(?:,|\s-|—|–)\s*([\w\-\./]+(?:\s+[\w\-\./]+)?)\s*\?")
 _SHORT = re.compile(r"(?:^|[?.!]\s+)([\w\-\./]+(?:\s+[\w\-\./]+)?)\s*\?")
 _NOT_GUESS = re.compile(r"^(?:what|which|who|how|why|when|where|whether|is|are|was|were|do|does|did|can|could|or|and|any|anyone|"
                         r"anything|right|really|true|correct|ok|okay|yes|no|name|exactly|instead|too|then|again|though|tho|"
-                        r"roughly|approximately|about|actually|anyway|still|please|overall|precisely|specifically|in|per)\b", re.I)
+                        r"roughly|approximately|about|actually|anyway|still|please|overall|precisely|specifically|in|per|not|"
+                        r"something|someone|somewhere|else|their|its|it|they|them|his|her|our|your|my)\b|.*\bones?$", re.I)
 # What ends a run without naming a candidate: a particle ("coref too?", "which benchmarks, though?") or
 # the attribute asked for ("model size?", "md17 numbers?", "feature vector dim?": the asker names what
 # they want to know, not a value it might take). Stripped; what remains ("md17") may still be a guess.
@@ -120,6 +121,8 @@ def guesses(question: str) -> list[str]:
     []
     >>> guesses("which benchmarks, though?"), guesses("model size?"), guesses("any qm9 or md17 numbers?"), guesses("coref too?")
     ([], ['model'], ['md17'], ['coref'])
+    >>> guesses("what did they say it resembles?"), guesses("a standard one or their own?"), guesses("MCTS or something else?")
+    ([], [], ['MCTS'])
     """
     question = re.sub(r"\([^)]*\)", " ", question)  # "(e.g. a tiger's stripes)": an aside describes, it offers no answer
     runs: list[str] = []

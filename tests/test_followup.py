@@ -87,7 +87,17 @@ def test_spoken_fillers_before_an_opener_do_not_hide_it(question):
 def test_spoken_fillers_and_courtesy_words_are_question_words():
     from rag.coverage import QUESTION_WORDS
 
-    assert {"okay", "um", "uh", "hmm", "thanks", "obrigado", "gracias"} <= QUESTION_WORDS
+    assert {"okay", "um", "uh", "hmm", "tho", "thanks", "obrigado", "gracias", "yaar"} <= QUESTION_WORDS
+
+
+@pytest.mark.parametrize("question, domains", [("any code?", set()), ("code n data released?", set()),
+                                               ("is the source code available?", set()),
+                                               ("could it do code generation", {"code"}), ("works on speech too?", {"speech or audio"})])
+def test_asking_for_code_names_no_data_domain_but_code_generation_does(question, domains):
+    from rag.coverage import named_domains
+    from rag.index import bm25_query_tokens
+
+    assert named_domains(bm25_query_tokens(question)) == domains
 
 
 def test_an_abstained_turn_has_no_papers_to_stay_on():

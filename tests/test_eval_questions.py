@@ -187,7 +187,8 @@ def test_a_held_out_file_needs_each_kind_in_its_one_split_only(validator, tmp_pa
                                                                       "followup-s", "followup-t", "followup-v", "followup-w",
                                                                       "followup-y", "followup-z", "followup-aa", "followup-ab",
                                                                       "followup-ac", "followup-ad", "followup-ae", "followup-af",
-                                                                      "followup-ag", "followup-ah", "teacher", "agent")]
+                                                                      "followup-ag", "followup-ah", "followup-ai", "followup-aj",
+                                                                      "followup-ak", "followup-al", "teacher", "agent")]
                          + [("followups", n) for n in ("followup-a", "followup-d", "followup-f", "followup-g",
                                                        "followup-k", "followup-l", "followup-m", "followup-n",
                                                        "followup-u", "followup-x")])

@@ -74,7 +74,10 @@ one ones result results dataset datasets benchmark benchmarks algorithm algorith
 architecture architectures idea ideas system systems attack attacks defense defenses author authors
 experiment experiments setting settings task tasks network networks loss article articles
 """.split())
-# Spoken fillers before a follow-up ("okay and which benchmarks", "um does it need ..."): they say nothing.
+# Spoken fillers ("okay and which benchmarks", "um does it need ..."): they say nothing, here and in
+# rag.coverage's QUESTION_WORDS.
+SPOKEN_FILLERS = frozenset("okay ok um umm uh uhh hmm erm er oh ah yeah alright".split())
+# ... as they open a follow-up, with "well" and "so", and drawn-out ("ummm"):
 _FILLERS = r"(?:(?:okay|ok|um+|uh+|hmm+|erm|er|oh|ah|yeah|alright|well|so)\b[\s,.]*)*"
 # Openers of a follow-up ("what about robustness?", "and the code?", "tell me more").
 _OPENERS = re.compile(rf"^\s*{_FILLERS}(?:(what|how)\s+about\b|(and|also|so)\b|tell\s+me\s+more\b|(more|anything)\s+else\b"
@@ -90,8 +93,8 @@ what which who whom whose how why when where whether is are was were be been bei
 can could would should will shall may might must there here about also more most some any all each other such
 very just only own same i me my we our you your it its it's they them their this that these those
 paper papers work study use used uses using show shows report reported get got much many kind tell give
-okay ok um umm uh uhh hmm erm er oh ah yeah alright well
-""".split())
+well
+""".split()) | SPOKEN_FILLERS
 
 
 @dataclass(frozen=True)

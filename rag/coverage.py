@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
+from .conversation import SPOKEN_FILLERS
 from .index import bm25_query_tokens
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,9 +47,8 @@ claim claims claimed argue argues argued better worse problem problems solve sol
 don doesn didn isn aren wasn weren haven hasn cannot ml beginner newbie new am
 takeaway takeaways gist tldr contain contains containing include includes including
 tbh btw imo imho afaik lol pls plz thx thanks rn ngl hey guys folks whats
-okay ok um umm uh uhh hmm erm er oh ah yeah yep alright tho though thank thankyou ty cheers
-obrigado obrigada gracias merci danke pues vale yaar accha haan lah
-""".split())
+yep tho though thank thankyou ty cheers obrigado obrigada gracias merci danke pues vale yaar accha haan lah
+""".split()) | SPOKEN_FILLERS
 # (The request words that also name topics, "explain" and "recommend", are not here: rag.framing
 # takes them off as whole frames, "Explain ... in simple terms", "Recommend a paper on ...".)
 
